@@ -1,0 +1,157 @@
+//! `kubectl inject lint PATHS…`
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{FailOn, GlobalArgs, Outcome, fail};
+use crate::config::Config;
+use crate::lint::{LintOptions, lint};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, load};
+use crate::report::{Format, HumanOptions, Report, markdown_summary};
+use crate::source::DiscoverOptions;
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files and directories to lint (`-` reads stdin); default: the current directory
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report in --format to FILE; the terminal still gets the human report
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Lowest severity that makes the exit code 1
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Ignore every `lint.kubectl-inject.dev/ignore` annotation (for protected branches)
+    #[arg(long)]
+    pub no_suppressions: bool,
+    /// Largest input file read, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+}
+
+pub fn run(global: &GlobalArgs, args: LintArgs) -> Outcome {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let config = match Config::discover(global.config.as_deref(), &cwd) {
+        Ok(config) => config,
+        Err(error) => return fail(*error),
+    };
+    let mut paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    paths.extend(config.policies.iter().map(|p| config.root.join(p)));
+
+    let options = LoadOptions {
+        discover: DiscoverOptions {
+            ignore: config.ignore.clone(),
+            ignore_root: std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone()),
+        },
+        max_file_size: args.max_file_size,
+        ..LoadOptions::default()
+    };
+    let workspace = match load(&paths, &options, std::io::stdin().lock()) {
+        Ok(ws) => ws,
+        Err(message) => return fail(miette::miette!("{message}")),
+    };
+    let default_namespace = global
+        .namespace
+        .clone()
+        .or_else(|| config.namespace.clone())
+        .unwrap_or_else(|| "default".to_owned());
+    let outcome = lint(
+        &workspace,
+        &config,
+        &LintOptions {
+            default_namespace,
+            no_suppressions: args.no_suppressions,
+        },
+    );
+    let report = Report {
+        sources: &workspace.sources,
+        diagnostics: &outcome.diagnostics,
+        summary: &outcome.summary,
+        command: "lint",
+    };
+    match emit(&report, &args) {
+        Ok(()) => {}
+        // `kubectl inject lint | head`: the reader left; that is not a failure.
+        Err(EmitError::BrokenPipe) => {}
+        Err(EmitError::Other(message)) => return fail(miette::miette!("{message}")),
+    }
+    let failing = args
+        .fail_on
+        .threshold()
+        .is_some_and(|threshold| outcome.diagnostics.iter().any(|d| d.severity >= threshold));
+    if failing {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    }
+}
+
+pub enum EmitError {
+    BrokenPipe,
+    Other(String),
+}
+
+impl From<String> for EmitError {
+    fn from(message: String) -> Self {
+        EmitError::Other(message)
+    }
+}
+
+/// Writes the report where the flags say.
+pub fn emit(report: &Report<'_>, args: &LintArgs) -> Result<(), EmitError> {
+    let stdout = std::io::stdout();
+    let human = HumanOptions::for_terminal(stdout.is_terminal());
+    let mut out = stdout.lock();
+    let write_err = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => EmitError::BrokenPipe,
+        _ => EmitError::Other(format!("writing the report: {e}")),
+    };
+    match &args.output_file {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .map_err(|e| EmitError::Other(format!("{}: {e}", path.display())))?;
+            report
+                .write(args.format, &mut file, &HumanOptions::default())
+                .map_err(write_err)?;
+            report
+                .write(Format::Human, &mut out, &human)
+                .map_err(write_err)?;
+        }
+        None => report
+            .write(args.format, &mut out, &human)
+            .map_err(write_err)?,
+    }
+    out.flush().map_err(write_err)?;
+    if args.format == Format::Github {
+        write_step_summary(report).map_err(EmitError::Other)?;
+    }
+    Ok(())
+}
+
+/// Appends the Markdown summary to `GITHUB_STEP_SUMMARY` when Actions set it.
+fn write_step_summary(report: &Report<'_>) -> Result<(), String> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "GITHUB_STEP_SUMMARY ({}): {e}",
+                PathBuf::from(&path).display()
+            )
+        })?;
+    file.write_all(markdown_summary(report).as_bytes())
+        .map_err(|e| format!("GITHUB_STEP_SUMMARY: {e}"))
+}

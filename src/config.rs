@@ -1,0 +1,358 @@
+//! `.kubectl-inject.yaml`: typed, strict, and with errors at line and column.
+//!
+//! The file is read with the same span-aware loader as manifests, then
+//! deserialised with `serde_path_to_error`, whose error path is resolved back
+//! to the node at fault.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::diagnostic::Severity;
+use crate::rules;
+use crate::source::SourceFile;
+use crate::yaml::{Limits, Node, Value, parse_stream};
+
+/// The file name looked up from the current directory upwards.
+pub const FILE_NAME: &str = ".kubectl-inject.yaml";
+
+/// The configuration, as SPEC defines it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Namespace of objects that name none.
+    pub namespace: Option<String>,
+    /// For version-dependent checks, e.g. "1.33".
+    pub kubernetes_version: Option<String>,
+    /// Paths to skip (gitignore globs, relative to the configuration file).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Extra paths always loaded (policies, templates, webhooks).
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Severity overrides, by rule id.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleSetting>,
+    #[serde(default)]
+    pub injectors: Injectors,
+    /// Directory holding the file (globs and paths are relative to it).
+    #[serde(skip)]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleSetting {
+    Off,
+    Info,
+    Warning,
+    Error,
+}
+
+impl RuleSetting {
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            RuleSetting::Off => None,
+            RuleSetting::Info => Some(Severity::Info),
+            RuleSetting::Warning => Some(Severity::Warning),
+            RuleSetting::Error => Some(Severity::Error),
+        }
+    }
+}
+
+/// Per-injector settings: only what differs from each injector's defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Injectors {
+    pub istio: Option<IstioSettings>,
+    pub linkerd: Option<LinkerdSettings>,
+    pub consul: Option<InjectorSettings>,
+    pub vault: Option<InjectorSettings>,
+    pub dapr: Option<InjectorSettings>,
+    pub kuma: Option<InjectorSettings>,
+    pub otel: Option<InjectorSettings>,
+    pub osm: Option<InjectorSettings>,
+    pub appmesh: Option<InjectorSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IstioPolicy {
+    Enabled,
+    Disabled,
+}
+
+/// `true`, `false` or `auto` (decided by `kubernetesVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum NativeSidecars {
+    Fixed(bool),
+    Auto(AutoWord),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoWord {
+    Auto,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioSettings {
+    pub version: Option<String>,
+    pub revision: Option<String>,
+    pub policy: Option<IstioPolicy>,
+    #[serde(default)]
+    pub never_inject_selector: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub always_inject_selector: Vec<serde_json::Value>,
+    pub enable_namespaces_by_default: Option<bool>,
+    pub cni: Option<bool>,
+    pub native_sidecars: Option<NativeSidecars>,
+    pub proxy_image: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinkerdSettings {
+    pub version: Option<String>,
+    pub cni: Option<bool>,
+    pub native_sidecars: Option<bool>,
+    pub proxy_image: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InjectorSettings {
+    pub version: Option<String>,
+    pub image: Option<String>,
+}
+
+/// A configuration that cannot be used: the run stops with exit code 2.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("invalid configuration {path}: {message}")]
+#[diagnostic(code(config))]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+    #[source_code]
+    pub source_code: Option<Arc<SourceFile>>,
+    #[label("{label}")]
+    pub span: Option<miette::SourceSpan>,
+    pub label: String,
+    #[help]
+    pub help: Option<String>,
+}
+
+impl Config {
+    /// The configuration for a run: `explicit` if given, else the first
+    /// `.kubectl-inject.yaml` from `start` upwards, else defaults.
+    pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Config, Box<ConfigError>> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            let candidate = d.join(FILE_NAME);
+            if candidate.is_file() {
+                return Config::load(&candidate);
+            }
+            dir = d.parent();
+        }
+        Ok(Config {
+            root: start.to_path_buf(),
+            ..Config::default()
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Config, Box<ConfigError>> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Box::new(ConfigError {
+                path: name.clone(),
+                message: e.to_string(),
+                source_code: None,
+                span: None,
+                label: String::new(),
+                help: None,
+            })
+        })?;
+        let mut config = Config::parse(&name, &text)?;
+        config.root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(config)
+    }
+
+    /// Parses configuration text; errors point into it.
+    pub fn parse(name: &str, text: &str) -> Result<Config, Box<ConfigError>> {
+        let source = Arc::new(SourceFile::new(name, text));
+        let error =
+            |span: std::ops::Range<usize>, message: String, label: &str, help: Option<String>| {
+                Box::new(ConfigError {
+                    path: name.to_owned(),
+                    message,
+                    source_code: Some(source.clone()),
+                    span: Some((span.start, span.len()).into()),
+                    label: label.to_owned(),
+                    help,
+                })
+            };
+        let parsed = parse_stream(text, &Limits::default());
+        if let Some(problem) = parsed.problems.first() {
+            return Err(error(
+                problem.span.clone(),
+                problem.message.clone(),
+                "here",
+                None,
+            ));
+        }
+        let Some((_, root)) = parsed.documents.into_iter().next() else {
+            return Ok(Config::default());
+        };
+        let json = config_json(&root, text);
+        let mut config: Config = serde_path_to_error::deserialize(json).map_err(|e| {
+            let pointer = to_pointer(e.path());
+            let (span, label) = match root.lookup_pointer(&pointer) {
+                Some((node, Some(key))) if e.inner().to_string().contains("unknown field") => {
+                    let _ = node;
+                    (key, "unknown key")
+                }
+                Some((node, _)) => (node.span.clone(), "wrong value"),
+                None => (root.span.start..root.span.start, "here"),
+            };
+            error(span, format!("`{}`: {}", e.path(), e.inner()), label, None)
+        })?;
+        for (id, setting) in &config.rules {
+            let known = rules::find(id).is_some() || rules::RESERVED.contains(&id.as_str());
+            if !known {
+                let span = root
+                    .lookup_pointer(&format!("/rules/{id}"))
+                    .and_then(|(_, key)| key)
+                    .unwrap_or(root.span.clone());
+                let help = rules::suggest(id).map(|s| format!("did you mean `{s}`?"));
+                return Err(error(
+                    span,
+                    format!("unknown rule `{id}`"),
+                    "unknown rule",
+                    help,
+                ));
+            }
+            let _ = setting;
+        }
+        // Rule names are accepted too; store ids.
+        config.rules = std::mem::take(&mut config.rules)
+            .into_iter()
+            .map(|(k, v)| (rules::find(&k).map_or(k, |r| r.id.to_owned()), v))
+            .collect();
+        Ok(config)
+    }
+
+    /// The severity a rule reports at, `None` when turned off.
+    pub fn severity(&self, rule: &rules::Rule) -> Option<Severity> {
+        match self.rules.get(rule.id) {
+            Some(setting) => setting.severity(),
+            None => Some(rule.severity),
+        }
+    }
+}
+
+/// JSON of the configuration, keeping version numbers as written
+/// (`kubernetesVersion: 1.30` is "1.30", not the float 1.3).
+fn config_json(root: &Node, text: &str) -> serde_json::Value {
+    let mut json = root.to_json();
+    if let (Some(obj), Some(entries)) = (json.as_object_mut(), root.as_map()) {
+        for entry in entries {
+            if matches!(entry.value.value, Value::Float(_) | Value::Int(_))
+                && entry.key == "kubernetesVersion"
+            {
+                let raw = text[entry.value.span.clone()].to_owned();
+                obj.insert(entry.key.clone(), serde_json::Value::String(raw));
+            }
+        }
+    }
+    json
+}
+
+fn to_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_example_parses() {
+        let text = r#"
+namespace: default
+kubernetesVersion: 1.30
+ignore: ["vendor/**"]
+policies: ["policy/"]
+rules: {INJ302: off, INJ306: error, duplicate-object: warning}
+injectors:
+  istio:
+    version: "1.28"
+    revision: default
+    policy: enabled
+    neverInjectSelector: []
+    alwaysInjectSelector: []
+    enableNamespacesByDefault: false
+    cni: false
+    nativeSidecars: auto
+    proxyImage: docker.io/istio/proxyv2:1.28.0
+  linkerd: {version: stable-2.14, cni: false, nativeSidecars: false}
+"#;
+        let config = Config::parse("c.yaml", text).unwrap();
+        assert_eq!(config.kubernetes_version.as_deref(), Some("1.30"));
+        assert_eq!(config.rules.get("INJ302"), Some(&RuleSetting::Off));
+        assert_eq!(config.rules.get("INJ004"), Some(&RuleSetting::Warning));
+        let istio = config.injectors.istio.unwrap();
+        assert_eq!(
+            istio.native_sidecars,
+            Some(NativeSidecars::Auto(AutoWord::Auto))
+        );
+    }
+
+    #[test]
+    fn unknown_key_points_at_the_key() {
+        let text = "injectors:\n  istio:\n    polcy: enabled\n";
+        let err = Config::parse("c.yaml", text).unwrap_err();
+        let span = err.span.unwrap();
+        assert_eq!(&text[span.offset()..span.offset() + span.len()], "polcy");
+        assert!(
+            err.message.contains("unknown field `polcy`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        let text = "rules:\n  INJ302: sometimes\n";
+        let err = Config::parse("c.yaml", text).unwrap_err();
+        let span = err.span.unwrap();
+        assert_eq!(
+            &text[span.offset()..span.offset() + span.len()],
+            "sometimes"
+        );
+        let err = Config::parse("c.yaml", "rules: {INJ999: off}\n").unwrap_err();
+        assert!(err.message.contains("unknown rule `INJ999`"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Diagnostics are data: a rule, a severity, a message, where, and help.
+//! Report writers (`report/`) turn them into text, JSON, SARIF or workflow
+//! commands; none of them reads files or re-derives positions.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Rule;
+use crate::source::FileId;
+
+/// How bad a finding is. Ordered: `Info < Warning < Error`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Kubernetes object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    /// `kind/namespace/name`, or `kind/name` for cluster-scoped objects.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A byte range in a file of the run's source map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileSpan {
+    pub file: FileId,
+    pub span: Range<usize>,
+}
+
+/// A secondary place that explains the finding ("first defined here").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub at: FileSpan,
+    pub message: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub rule: &'static Rule,
+    pub severity: Severity,
+    /// What is wrong and what happens at admission.
+    pub message: String,
+    /// The node at fault; `None` only for findings about something with no
+    /// file (a live object, named by `object`).
+    pub at: Option<FileSpan>,
+    /// The text of the primary label under the underlined node.
+    pub label: Option<String>,
+    pub object: Option<ObjectRef>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// Other places worth showing (may be in other files).
+    pub labels: Vec<Label>,
+    /// Field path of the node at fault (`/spec/containers/0/image`): lets a
+    /// finding be matched across revisions when lines move.
+    pub path: Option<String>,
+}
+
+impl Diagnostic {
+    /// A finding of `rule` at its default severity.
+    pub fn new(rule: &'static Rule, message: impl Into<String>) -> Self {
+        Diagnostic {
+            rule,
+            severity: rule.severity,
+            message: message.into(),
+            at: None,
+            label: None,
+            object: None,
+            help: None,
+            labels: Vec::new(),
+            path: None,
+        }
+    }
+
+    pub fn at(mut self, file: FileId, span: Range<usize>) -> Self {
+        self.at = Some(FileSpan { file, span });
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn object(mut self, object: Option<ObjectRef>) -> Self {
+        self.object = object;
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn with_label(
+        mut self,
+        file: FileId,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        self.labels.push(Label {
+            at: FileSpan { file, span },
+            message: message.into(),
+        });
+        self
+    }
+
+    /// Order of reports: by file, then position, then rule.
+    pub fn sort_key(&self) -> (Option<FileId>, usize, &'static str, &str) {
+        (
+            self.at.as_ref().map(|a| a.file),
+            self.at.as_ref().map_or(0, |a| a.span.start),
+            self.rule.id,
+            &self.message,
+        )
+    }
+}

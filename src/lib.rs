@@ -1,0 +1,24 @@
+//! kubectl-inject: lint, simulate and render Kubernetes sidecar injection.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! source ─► yaml ─► model ─► rules ─► report
+//! (files,   (nodes   (objects) (diagnostics) (human, json,
+//!  spans)    with spans)                       sarif, github)
+//! ```
+//!
+//! `load` and `lint` drive the pipeline; `cli` is the thin layer on top.
+
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod lint;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod source;
+pub mod suppress;
+pub mod yaml;

@@ -1,0 +1,227 @@
+//! Loading a run's inputs: discover files, read and parse them in parallel,
+//! and turn documents into [`Object`]s. Problems of single files or documents
+//! become findings (INJ001, INJ005, INJ006); the run goes on.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Object;
+use crate::rules::{duplicate_key, invalid_yaml, unreadable_input};
+use crate::source::{DiscoverOptions, FileId, SourceFile, SourceMap, discover};
+use crate::yaml::{Limits, parse_stream};
+
+/// Default size limit of one input file.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
+
+/// How to load.
+#[derive(Debug)]
+pub struct LoadOptions {
+    pub discover: DiscoverOptions,
+    pub max_file_size: u64,
+    pub limits: Limits,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            discover: DiscoverOptions::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Everything loaded for a run.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    pub sources: SourceMap,
+    pub objects: Vec<Object>,
+    /// Findings of the loader itself.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files read.
+    pub files: usize,
+    /// Documents found (Kubernetes objects or not; `List` items count).
+    pub documents: usize,
+    /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`).
+    pub skipped_documents: usize,
+}
+
+/// One file's share of the work, made on a worker thread.
+struct FileLoad {
+    source: SourceFile,
+    objects: Vec<Object>,
+    diagnostics: Vec<Diagnostic>,
+    documents: usize,
+    skipped: usize,
+}
+
+/// Loads `paths` (`-` reads `stdin`). Fails only when a named path does not
+/// exist or cannot be walked at all.
+pub fn load(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    stdin: impl Read,
+) -> Result<Workspace, String> {
+    let found = discover(paths, &options.discover)?;
+    let stdin_bytes = if found.files.iter().any(|p| p.as_os_str() == "-") {
+        let mut bytes = Vec::new();
+        let mut stdin = stdin.take(options.max_file_size + 1);
+        stdin
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        Some(bytes)
+    } else {
+        None
+    };
+
+    let loads: Vec<FileLoad> = found
+        .files
+        .par_iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let id = FileId(i as u32);
+            let input = if path.as_os_str() == "-" {
+                Input::Bytes("<stdin>".into(), stdin_bytes.clone().unwrap_or_default())
+            } else {
+                Input::Path(path)
+            };
+            load_file(id, input, options)
+        })
+        .collect();
+
+    let mut ws = Workspace::default();
+    for load in loads {
+        ws.sources.add(load.source);
+        ws.objects.extend(load.objects);
+        ws.diagnostics.extend(load.diagnostics);
+        ws.documents += load.documents;
+        ws.skipped_documents += load.skipped;
+        ws.files += 1;
+    }
+    for error in found.errors {
+        let id = ws.sources.add(SourceFile::new(error.path.clone(), ""));
+        ws.diagnostics.push(unreadable_input::new(
+            id,
+            error.message,
+            "fix or remove the path, or list it under `ignore` in .kubectl-inject.yaml",
+        ));
+    }
+    Ok(ws)
+}
+
+enum Input<'p> {
+    Path(&'p Path),
+    Bytes(String, Vec<u8>),
+}
+
+fn display_name(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).replace('\\', "/")
+}
+
+fn load_file(id: FileId, input: Input<'_>, options: &LoadOptions) -> FileLoad {
+    let (name, bytes) = match input {
+        Input::Bytes(name, bytes) => (name, Ok(bytes)),
+        Input::Path(path) => (
+            display_name(path),
+            read_limited(path, options.max_file_size),
+        ),
+    };
+    let failed = |diagnostic: Diagnostic, text: String| FileLoad {
+        source: SourceFile::new(name.clone(), text),
+        objects: Vec::new(),
+        diagnostics: vec![diagnostic],
+        documents: 0,
+        skipped: 0,
+    };
+    let bytes = match bytes {
+        Ok(bytes) if bytes.len() as u64 > options.max_file_size => {
+            let size = bytes.len() as u64;
+            return failed(
+                unreadable_input::too_large(id, size, options.max_file_size),
+                String::new(),
+            );
+        }
+        Ok(bytes) => bytes,
+        Err(ReadError::TooLarge(size)) => {
+            return failed(
+                unreadable_input::too_large(id, size, options.max_file_size),
+                String::new(),
+            );
+        }
+        Err(ReadError::Io(message)) => {
+            let help = "check that the file exists and is readable";
+            return failed(unreadable_input::new(id, message, help), String::new());
+        }
+    };
+    if let Some(nul) = memchr::memchr(0, &bytes[..bytes.len().min(8192)]) {
+        // Keep the text before the NUL so the snippet shows where it is.
+        let text = String::from_utf8_lossy(&bytes[..nul]).into_owned();
+        return failed(invalid_yaml::binary(id, text.len()), text);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let offset = err.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
+            // Lossy decoding keeps every valid byte before `offset` in place.
+            return failed(invalid_yaml::invalid_utf8(id, offset), text);
+        }
+    };
+    parse_file(id, name, text, &options.limits)
+}
+
+/// Parses one file's text into objects and findings.
+fn parse_file(id: FileId, name: String, text: String, limits: &Limits) -> FileLoad {
+    let parsed = parse_stream(&text, limits);
+    let mut diagnostics = Vec::new();
+    for problem in &parsed.problems {
+        diagnostics.push(
+            duplicate_key::from_problem(id, problem)
+                .unwrap_or_else(|| invalid_yaml::from_problem(id, problem)),
+        );
+    }
+    let mut objects = Vec::new();
+    let mut documents = parsed.problems.iter().filter(|p| p.kind.is_fatal()).count();
+    let mut skipped = 0;
+    for (index, root) in parsed.documents {
+        documents += 1;
+        match Object::from_root(id, index, root) {
+            Some(object) if object.is_list() => {
+                let items = object.expand_list(&mut skipped);
+                documents += items.len();
+                objects.extend(items);
+            }
+            Some(object) => objects.push(object),
+            None => skipped += 1,
+        }
+    }
+    FileLoad {
+        source: SourceFile::new(name, text),
+        objects,
+        diagnostics,
+        documents,
+        skipped,
+    }
+}
+
+enum ReadError {
+    TooLarge(u64),
+    Io(String),
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        return Err(ReadError::TooLarge(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+    Ok(bytes)
+}

@@ -1,0 +1,270 @@
+//! `--format human`: miette diagnostics with the offending node underlined.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, SourceSpan};
+
+use super::Report;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::SourceFile;
+
+/// How the human report looks.
+#[derive(Debug, Clone)]
+pub struct HumanOptions {
+    /// ANSI colours (only on a terminal, never with `NO_COLOR`).
+    pub color: bool,
+    /// Terminal hyperlinks to rule pages.
+    pub links: bool,
+    /// Wrap width.
+    pub width: usize,
+}
+
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            color: false,
+            links: false,
+            width: 100,
+        }
+    }
+}
+
+impl HumanOptions {
+    /// Colour and links when `stream` is a terminal and `NO_COLOR` is unset.
+    pub fn for_terminal(is_terminal: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = is_terminal && !no_color;
+        HumanOptions {
+            color,
+            links: color,
+            width: if is_terminal {
+                terminal_width().unwrap_or(100)
+            } else {
+                100
+            },
+        }
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn Write, options: &HumanOptions) -> io::Result<()> {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(options.links)
+        .with_context_lines(1);
+    for diagnostic in report.diagnostics {
+        let shown = Shown::new(report, diagnostic, options.links);
+        let mut text = String::new();
+        handler
+            .render_report(&mut text, &shown)
+            .map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())?;
+        writeln!(out)?;
+    }
+    write_summary(report, out, options)
+}
+
+fn write_summary(
+    report: &Report<'_>,
+    out: &mut dyn Write,
+    options: &HumanOptions,
+) -> io::Result<()> {
+    let s = report.summary;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let findings = if s.errors + s.warnings + s.infos == 0 {
+        "no findings".to_owned()
+    } else {
+        [
+            plural(s.errors, "error"),
+            plural(s.warnings, "warning"),
+            plural(s.infos, "info"),
+        ]
+        .join(", ")
+    };
+    let mut line = format!(
+        "{}: {findings} in {} ({}",
+        report.command,
+        plural(s.files, "file"),
+        plural(s.documents, "document"),
+    );
+    if s.skipped_documents > 0 {
+        line.push_str(&format!(
+            ", {} not Kubernetes objects, skipped",
+            s.skipped_documents
+        ));
+    }
+    line.push(')');
+    let (on, off) = match (options.color, s.errors > 0, s.warnings > 0) {
+        (false, ..) => ("", ""),
+        (true, true, _) => ("\x1b[1;31m", "\x1b[0m"),
+        (true, false, true) => ("\x1b[1;33m", "\x1b[0m"),
+        (true, false, false) => ("\x1b[1;32m", "\x1b[0m"),
+    };
+    writeln!(out, "{on}{line}{off}")
+}
+
+/// A [`Diagnostic`] as miette sees it.
+struct Shown {
+    diagnostic: Diagnostic,
+    source: Option<Arc<SourceFile>>,
+    labels: Vec<LabeledSpan>,
+    /// Labels that live in other files, shown as related notes.
+    related: Vec<Note>,
+    /// The rule page, shown as a terminal hyperlink on the rule id.
+    url: Option<String>,
+}
+
+/// A secondary place in another file.
+#[derive(Debug)]
+struct Note {
+    message: String,
+    source: Arc<SourceFile>,
+    span: SourceSpan,
+}
+
+impl Shown {
+    fn new(report: &Report<'_>, diagnostic: &Diagnostic, links: bool) -> Self {
+        let source = diagnostic
+            .at
+            .as_ref()
+            .map(|at| report.sources.get(at.file).clone());
+        let mut labels = Vec::new();
+        let mut related = Vec::new();
+        if let Some(at) = &diagnostic.at {
+            labels.push(LabeledSpan::new_primary_with_span(
+                diagnostic.label.clone(),
+                to_span(&at.span),
+            ));
+        }
+        for label in &diagnostic.labels {
+            let same_file = diagnostic
+                .at
+                .as_ref()
+                .is_some_and(|at| at.file == label.at.file);
+            if same_file {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.message.clone()),
+                    to_span(&label.at.span),
+                ));
+            } else {
+                related.push(Note {
+                    message: label.message.clone(),
+                    source: report.sources.get(label.at.file).clone(),
+                    span: to_span(&label.at.span),
+                });
+            }
+        }
+        Shown {
+            diagnostic: diagnostic.clone(),
+            source,
+            labels,
+            related,
+            url: links.then(|| diagnostic.rule.help_uri()),
+        }
+    }
+}
+
+fn to_span(range: &std::ops::Range<usize>) -> SourceSpan {
+    (range.start, range.end.saturating_sub(range.start)).into()
+}
+
+impl fmt::Debug for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shown")
+            .field("diagnostic", &self.diagnostic)
+            .finish()
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)?;
+        if let (Some(object), None) = (&self.diagnostic.object, &self.diagnostic.at) {
+            write!(f, " ({object})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl miette::Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.diagnostic.rule.id))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.url
+            .as_ref()
+            .map(|u| Box::new(u) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_deref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|n| n as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Note {}
+
+impl miette::Diagnostic for Note {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Advice)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&*self.source as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(Some(self.message.clone()), self.span),
+        )))
+    }
+}

@@ -1,0 +1,103 @@
+//! Report writers: one module per `--format`, all reading the same
+//! [`Report`] (diagnostics as data plus the source map for positions).
+
+mod github;
+mod human;
+mod json;
+mod sarif;
+
+pub use github::markdown_summary;
+pub use human::HumanOptions;
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::{LineCol, SourceMap};
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Rich diagnostics with source snippets (miette).
+    Human,
+    /// One JSON object (SPEC "Reports").
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (and a job summary when `GITHUB_STEP_SUMMARY` is set).
+    Github,
+}
+
+/// The counts every format reports.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub documents: usize,
+    pub skipped_documents: usize,
+    pub workloads: usize,
+    pub injected: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Summary {
+    /// Recounts findings by severity.
+    pub fn count(&mut self, diagnostics: &[Diagnostic]) {
+        self.errors = 0;
+        self.warnings = 0;
+        self.infos = 0;
+        for d in diagnostics {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+                Severity::Info => self.infos += 1,
+            }
+        }
+    }
+}
+
+/// What a run found.
+pub struct Report<'a> {
+    pub sources: &'a SourceMap,
+    pub diagnostics: &'a [Diagnostic],
+    pub summary: &'a Summary,
+    /// The command that produced it (`lint`, `simulate`), for titles.
+    pub command: &'a str,
+}
+
+/// A diagnostic's primary position, resolved once for the text formats.
+pub struct Position<'a> {
+    pub file: &'a str,
+    pub start: LineCol,
+    pub end: LineCol,
+}
+
+impl Report<'_> {
+    /// File name and 1-based start/end of a diagnostic's node.
+    pub fn position(&self, diagnostic: &Diagnostic) -> Option<Position<'_>> {
+        let at = diagnostic.at.as_ref()?;
+        let file = self.sources.get(at.file);
+        let (start, end) = file.range_line_col(&at.span);
+        Some(Position {
+            file: &file.name,
+            start,
+            end,
+        })
+    }
+
+    pub fn write(
+        &self,
+        format: Format,
+        out: &mut dyn Write,
+        human: &HumanOptions,
+    ) -> io::Result<()> {
+        match format {
+            Format::Human => human::write(self, out, human),
+            Format::Json => json::write(self, out),
+            Format::Sarif => sarif::write(self, out),
+            Format::Github => github::write(self, out),
+        }
+    }
+}

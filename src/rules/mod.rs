@@ -1,0 +1,134 @@
+//! The rule catalogue.
+//!
+//! One module per rule, with its `explain` page (Markdown, fixed headings:
+//! what it finds, why it matters at admission, an example that fires, how to
+//! fix) in a file of the same name beside it. [`RULES`] is the one registry;
+//! ids are stable and never reused.
+
+use crate::diagnostic::Severity;
+
+pub mod duplicate_key;
+pub mod duplicate_object;
+pub mod invalid_yaml;
+pub mod schema_violation;
+pub mod suppression_without_reason;
+pub mod unknown_kind;
+pub mod unreadable_input;
+pub mod unused_suppression;
+
+/// A rule's identity and documentation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id, e.g. `INJ002`.
+    pub id: &'static str,
+    /// Stable kebab-case name, after the problem it finds.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line for `kubectl inject rules` and SARIF `shortDescription`.
+    pub summary: &'static str,
+    /// The `explain` page (Markdown).
+    pub explain: &'static str,
+}
+
+impl Rule {
+    /// Where the rule's page is published (SARIF `helpUri`, miette links).
+    pub fn help_uri(&self) -> String {
+        format!("{DOCS_BASE}/{}.md", self.name.replace('-', "_"))
+    }
+}
+
+/// Rule pages live next to the code; this is where the repository publishes them.
+pub const DOCS_BASE: &str = "https://github.com/kubectl-inject/kubectl-inject/blob/main/src/rules";
+
+/// Every rule this build implements, by id.
+pub static RULES: &[&Rule] = &[
+    &invalid_yaml::RULE,
+    &schema_violation::RULE,
+    &unknown_kind::RULE,
+    &duplicate_object::RULE,
+    &duplicate_key::RULE,
+    &unreadable_input::RULE,
+    &suppression_without_reason::RULE,
+    &unused_suppression::RULE,
+];
+
+/// Ids the contract reserves for rules that later versions implement. A
+/// configuration may already set them; they never fire in this build.
+pub const RESERVED: &[&str] = &[
+    "INJ101", "INJ102", "INJ103", "INJ104", "INJ105", "INJ106", "INJ107", "INJ108", "INJ201",
+    "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209", "INJ210",
+    "INJ211", "INJ212", "INJ301", "INJ302", "INJ303", "INJ304", "INJ305", "INJ306", "INJ307",
+    "INJ308", "INJ309", "INJ310", "INJ311", "INJ401", "INJ402", "INJ403", "INJ404", "INJ405",
+];
+
+/// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).
+pub fn find(id_or_name: &str) -> Option<&'static Rule> {
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.id.eq_ignore_ascii_case(id_or_name) || r.name == id_or_name)
+}
+
+/// The closest known id or name to a misspelt one, for did-you-mean help.
+pub fn suggest(input: &str) -> Option<&'static str> {
+    let upper = input.to_ascii_uppercase();
+    RULES
+        .iter()
+        .flat_map(|r| [r.id, r.name])
+        .chain(RESERVED.iter().copied())
+        .map(|candidate| {
+            (
+                strsim::levenshtein(&upper, &candidate.to_ascii_uppercase()),
+                candidate,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names_are_unique_and_documented() {
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len());
+        for rule in RULES {
+            assert!(
+                rule.id.starts_with("INJ") && rule.id.len() == 6,
+                "{}",
+                rule.id
+            );
+            assert!(!RESERVED.contains(&rule.id), "{} is implemented", rule.id);
+            for heading in [
+                "## What it finds",
+                "## Why it matters",
+                "## Example",
+                "## How to fix",
+            ] {
+                assert!(
+                    rule.explain.contains(heading),
+                    "{} lacks {heading}",
+                    rule.id
+                );
+            }
+            assert!(
+                rule.explain
+                    .starts_with(&format!("# {}: {}", rule.id, rule.name)),
+                "{}",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_by_id_or_name() {
+        assert_eq!(find("inj001").map(|r| r.name), Some("invalid-yaml"));
+        assert_eq!(find("duplicate-object").map(|r| r.id), Some("INJ004"));
+        assert_eq!(suggest("INJ01"), Some("INJ001"));
+    }
+}

@@ -1,0 +1,28 @@
+//! INJ006: an input that could not be read at all.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::FileId;
+
+pub const RULE: super::Rule = super::Rule {
+    id: "INJ006",
+    name: "unreadable-input",
+    severity: Severity::Error,
+    summary: "an input file that could not be read (too large, unreadable, a symlink loop)",
+    explain: include_str!("unreadable_input.md"),
+};
+
+/// `file` is a placeholder source (empty text) named after the path.
+pub fn new(file: FileId, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(&RULE, message).at(file, 0..0).help(help)
+}
+
+pub fn too_large(file: FileId, size: u64, limit: u64) -> Diagnostic {
+    new(
+        file,
+        format!(
+            "file is {} bytes, over the limit of {limit} bytes; it is not checked",
+            size
+        ),
+        "split the file, or raise the limit with --max-file-size if it really is one manifest stream",
+    )
+}
