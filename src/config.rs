@@ -157,7 +157,9 @@ impl Config {
         while let Some(d) = dir {
             let candidate = d.join(FILE_NAME);
             if candidate.is_file() {
-                return Config::load(&candidate);
+                // Shown relative to where the user is, when it is below.
+                let shown = candidate.strip_prefix(start).unwrap_or(&candidate);
+                return Config::load(shown);
             }
             dir = d.parent();
         }
@@ -225,7 +227,9 @@ impl Config {
                 Some((node, _)) => (node.span.clone(), "wrong value"),
                 None => (root.span.start..root.span.start, "here"),
             };
-            error(span, format!("`{}`: {}", e.path(), e.inner()), label, None)
+            let message = e.inner().to_string();
+            let help = did_you_mean(&message, &text[span.clone()]);
+            error(span, format!("`{}`: {message}", e.path()), label, help)
         })?;
         for (id, setting) in &config.rules {
             let known = rules::find(id).is_some() || rules::RESERVED.contains(&id.as_str());
@@ -276,6 +280,19 @@ fn config_json(root: &Node, text: &str) -> serde_json::Value {
         }
     }
     json
+}
+
+/// serde lists the accepted names (`expected one of `a`, `b``); suggest the
+/// closest to what was written.
+fn did_you_mean(message: &str, written: &str) -> Option<String> {
+    let (_, expected) = message.split_once("expected one of ")?;
+    expected
+        .split(", ")
+        .map(|name| name.trim_matches('`'))
+        .map(|name| (strsim::levenshtein(written, name), name))
+        .filter(|(distance, _)| *distance <= 3)
+        .min()
+        .map(|(_, name)| format!("did you mean `{name}`?"))
 }
 
 fn to_pointer(path: &serde_path_to_error::Path) -> String {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::lint::{LintOptions, lint};
 use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, load};
 use crate::report::{Format, HumanOptions, Report, markdown_summary};
-use crate::source::DiscoverOptions;
+use crate::source::{DiscoverOptions, absolute_normalized};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: LintArgs) -> Outcome {
     let options = LoadOptions {
         discover: DiscoverOptions {
             ignore: config.ignore.clone(),
-            ignore_root: std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone()),
+            ignore_root: absolute_normalized(&config.root),
         },
         max_file_size: args.max_file_size,
         ..LoadOptions::default()

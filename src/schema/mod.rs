@@ -130,11 +130,10 @@ pub fn validator(kind: &str) -> Option<&'static Validator> {
         SCHEMAS
             .iter()
             .map(|s| {
-                let uri = format!("{BASE_URI}{}", s.file);
-                let schema = document(&uri).expect("every kind schema is a document");
+                let schema = document(&format!("{BASE_URI}{}", s.file))
+                    .expect("every kind schema is a document");
                 jsonschema::options()
                     .with_draft(jsonschema::Draft::Draft202012)
-                    .with_base_uri(uri)
                     .with_registry(registry())
                     .offline()
                     .build(schema)

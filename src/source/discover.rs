@@ -119,10 +119,28 @@ fn walk(dirs: &[PathBuf], ignore: Option<&Gitignore>) -> (Vec<PathBuf>, Vec<Inpu
 
 fn is_ignored(ignore: &Gitignore, path: &Path, file_type: Option<std::fs::FileType>) -> bool {
     let is_dir = file_type.is_some_and(|t| t.is_dir());
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute_normalized(path);
     ignore
         .matched_path_or_any_parents(&path, is_dir)
         .is_ignore()
+}
+
+/// An absolute path with `.` and `..` resolved lexically (as the user meant
+/// them, without following symlinks), so globs match `../../vendor/x.yaml`.
+pub fn absolute_normalized(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn has_manifest_extension(path: &Path) -> bool {

@@ -8,7 +8,7 @@
 
 mod discover;
 
-pub use discover::{DiscoverOptions, Discovered, InputError, discover};
+pub use discover::{DiscoverOptions, Discovered, InputError, absolute_normalized, discover};
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -83,14 +83,23 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Parsed {
             None => break,
             Some(Ok((event, span))) => builder.event(event, span),
             Some(Err(err)) => {
-                let offset = err
+                let mut offset = err
                     .marker()
                     .byte_offset()
                     .unwrap_or_else(|| char_to_byte(text, err.marker().index()));
+                let message = err.info();
+                // The scanner reports a tab at the start of the token it was
+                // reading; point at the tab itself.
+                if message.contains("found a tab") {
+                    let window = &text[offset..text.len().min(offset + 256)];
+                    if let Some(tab) = window.find('\t') {
+                        offset += tab;
+                    }
+                }
                 Err(Problem {
                     kind: ProblemKind::Syntax,
                     span: offset..next_char_boundary(text, offset),
-                    message: err.info(),
+                    message,
                     document,
                 })
             }

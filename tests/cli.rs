@@ -1,0 +1,431 @@
+//! End-to-end runs of the binary: exit codes, inputs, formats, configuration.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("kubectl-inject").expect("binary is built");
+    cmd.env_remove("GITHUB_STEP_SUMMARY").env_remove("NO_COLOR");
+    cmd
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+";
+
+/// A directory with one file per entry.
+fn tree(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn json_report(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).expect("stdout is one JSON object")
+}
+
+fn rules_of(report: &serde_json::Value) -> Vec<String> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn clean_directory_exits_zero() {
+    let dir = tree(&[
+        ("apps/web.yaml", DEPLOYMENT),
+        ("kustomization.yaml", "resources: [apps/web.yaml]\n"),
+    ]);
+    bin()
+        .args(["lint", "--format", "json"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"skipped_documents\": 1"))
+        .stdout(predicate::str::contains("\"workloads\": 1"));
+}
+
+#[test]
+fn findings_exit_one_and_render_without_colour_off_a_terminal() {
+    let dir = tree(&[("a.yaml", &format!("{DEPLOYMENT}---\n{DEPLOYMENT}"))]);
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "a.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("INJ004"))
+        .stdout(predicate::str::contains("a.yaml:12:"))
+        .stdout(predicate::str::contains("first defined here"))
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    // Only a warning (INJ008) and an info (INJ009).
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations: {lint.kubectl-inject.dev/ignore: \"INJ004,INJ005=nothing to silence\"}\n";
+    let dir = tree(&[("c.yaml", text)]);
+    let run = |fail_on: &str| {
+        bin()
+            .args(["lint", "--fail-on", fail_on])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(run("error"), Some(0));
+    assert_eq!(run("warning"), Some(1));
+    assert_eq!(run("info"), Some(1));
+    assert_eq!(run("never"), Some(0));
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let output = bin()
+        .args(["lint", "--format", "json", "-"])
+        .write_stdin(format!("{DEPLOYMENT}---\nfoo: [1\n"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_report(&output.stdout);
+    assert_eq!(rules_of(&report), ["INJ001"]);
+    assert_eq!(report["diagnostics"][0]["file"], "<stdin>");
+    assert_eq!(report["diagnostics"][0]["line"], 10);
+    assert_eq!(report["summary"]["workloads"], 1);
+}
+
+#[test]
+fn a_missing_path_exits_two() {
+    bin()
+        .args(["lint", "does/not/exist"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "does/not/exist: no such file or directory",
+        ));
+}
+
+#[test]
+fn bad_flags_exit_two() {
+    bin().args(["lint", "--format", "yaml"]).assert().code(2);
+    bin().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn a_bad_config_exits_two_with_its_position() {
+    let dir = tree(&[
+        (
+            ".kubectl-inject.yaml",
+            "rules:\n  INJ004: off\ninjectors:\n  istio: {polcy: enabled}\n",
+        ),
+        ("a.yaml", DEPLOYMENT),
+    ]);
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "a.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown field `polcy`"))
+        .stderr(predicate::str::contains(".kubectl-inject.yaml:4:11"))
+        .stderr(predicate::str::contains("did you mean `policy`?"));
+}
+
+#[test]
+fn config_is_found_walking_up_and_changes_severities() {
+    let dup = format!("{DEPLOYMENT}---\n{DEPLOYMENT}");
+    let dir = tree(&[
+        (
+            ".kubectl-inject.yaml",
+            "rules: {INJ004: warning}\nignore: [\"vendor/**\"]\n",
+        ),
+        ("apps/team/a.yaml", &dup),
+        ("vendor/chart/a.yaml", "foo: [\n"),
+    ]);
+    let output = bin()
+        .current_dir(dir.path().join("apps/team"))
+        .args(["lint", "--format", "json", "../.."])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "INJ004 is only a warning now"
+    );
+    let report = json_report(&output.stdout);
+    assert_eq!(rules_of(&report), ["INJ004"], "vendor/ is ignored");
+    assert_eq!(report["diagnostics"][0]["severity"], "warning");
+
+    fs::write(
+        dir.path().join("off.yaml"),
+        "rules: {duplicate-object: off}\n",
+    )
+    .unwrap();
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "--config", "off.yaml", "--fail-on", "info", "apps"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn hidden_and_gitignored_paths_are_skipped_unless_named() {
+    let dir = tree(&[
+        (".gitignore", "generated/\n"),
+        ("ok.yaml", DEPLOYMENT),
+        (".hidden/bad.yaml", "foo: [\n"),
+        ("generated/bad.yaml", "foo: [\n"),
+        ("notes.txt", "foo: [\n"),
+    ]);
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "."])
+        .assert()
+        .code(0);
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", ".", ".hidden/bad.yaml", "generated"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(".hidden/bad.yaml"))
+        .stdout(predicate::str::contains("generated/bad.yaml"));
+}
+
+#[test]
+fn output_file_gets_the_format_and_the_terminal_the_human_report() {
+    let dir = tree(&[("a.yaml", "foo: [\n")]);
+    let out = dir.path().join("report.json");
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "json", "--output-file"])
+        .arg(&out)
+        .arg("a.yaml")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("invalid YAML"))
+        .stdout(predicate::str::contains("\"version\"").not());
+    let report = json_report(&fs::read(&out).unwrap());
+    assert_eq!(rules_of(&report), ["INJ001"]);
+}
+
+#[test]
+fn github_format_prints_workflow_commands_and_a_job_summary() {
+    let dir = tree(&[("a.yaml", "foo: [\n")]);
+    let summary = dir.path().join("summary.md");
+    bin()
+        .current_dir(dir.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["lint", "--format", "github", "a.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "::error file=a.yaml,line=1,col=6,",
+        ))
+        .stdout(predicate::str::contains("title=INJ001::"));
+    let markdown = fs::read_to_string(&summary).unwrap();
+    assert!(markdown.contains("INJ001"), "{markdown}");
+}
+
+#[test]
+fn no_suppressions_ignores_every_annotation() {
+    let suppressed = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations: {lint.kubectl-inject.dev/ignore: \"INJ004=migration\"}\n";
+    let dir = tree(&[(
+        "a.yaml",
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\n{suppressed}"),
+    )]);
+    bin().arg("lint").arg(dir.path()).assert().code(0);
+    bin()
+        .args(["lint", "--no-suppressions"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("INJ004"));
+}
+
+#[test]
+fn hostile_inputs_are_findings_and_the_run_goes_on() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
+    }
+    let deep = format!("{}{}\n", "[".repeat(3_000), "]".repeat(3_000));
+    let dir = tree(&[
+        ("ok.yaml", DEPLOYMENT),
+        ("bomb.yaml", &bomb),
+        ("deep.yaml", &deep),
+        ("big.yaml", &"# padding\n".repeat(2_000)),
+    ]);
+    fs::write(
+        dir.path().join("binary.yaml"),
+        b"apiVersion: v1\n\x00\x01\x02",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("latin1.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+
+    let output = bin()
+        .args(["lint", "--format", "json", "--max-file-size", "10000"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_report(&output.stdout);
+    let mut found: Vec<(String, String, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().unwrap();
+            let name = Path::new(file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (
+                d["rule"].as_str().unwrap().to_owned(),
+                name,
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        ("INJ001".to_owned(), "binary.yaml".to_owned(), 2),
+        ("INJ001".into(), "bomb.yaml".into(), 5),
+        ("INJ001".into(), "deep.yaml".into(), 1),
+        ("INJ001".into(), "latin1.yaml".into(), 3),
+        ("INJ006".into(), "big.yaml".into(), 1),
+    ];
+    if cfg!(unix) {
+        expected.push(("INJ006".into(), "loop".into(), 1));
+    }
+    expected.sort();
+    assert_eq!(found, expected);
+    assert_eq!(
+        report["summary"]["workloads"], 1,
+        "ok.yaml is still checked"
+    );
+}
+
+#[test]
+fn informational_commands() {
+    bin()
+        .args(["explain", "INJ004"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("# INJ004: duplicate-object"))
+        .stdout(predicate::str::contains("## How to fix"));
+    bin()
+        .args(["explain", "duplicate-key"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("INJ005"));
+    bin()
+        .args(["explain", "INJ04"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `INJ004`?"));
+    bin()
+        .arg("rules")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("INJ002  schema-violation"));
+    let rules: serde_json::Value =
+        serde_json::from_slice(&bin().args(["rules", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(
+        rules.as_array().unwrap().len(),
+        kubectl_inject::rules::RULES.len()
+    );
+    bin()
+        .args(["completion", "bash"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("kubectl-inject"));
+    bin()
+        .arg("version")
+        .assert()
+        .code(0)
+        .stdout(format!("kubectl-inject v{}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn schema_prints_each_kind() {
+    bin()
+        .arg("schema")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("SidecarTemplate"));
+    for kind in [
+        "SidecarTemplate",
+        "injectionpolicy",
+        "ClusterInjectionPolicy",
+        "InjectionTest",
+    ] {
+        let output = bin().args(["schema", kind]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{kind}");
+        let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{kind}"
+        );
+    }
+    bin().args(["schema", "Pod"]).assert().code(2);
+}
+
+/// kubectl finds the plugin on PATH and passes the arguments through.
+#[test]
+fn runs_as_a_kubectl_plugin() {
+    let Ok(kubectl) = which("kubectl") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "kubectl is missing in CI"
+        );
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    };
+    let bin_dir = assert_cmd::cargo::cargo_bin("kubectl-inject")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    Command::new(kubectl)
+        .env("PATH", path)
+        .args(["inject", "version"])
+        .assert()
+        .code(0)
+        .stdout(format!("kubectl-inject v{}\n", env!("CARGO_PKG_VERSION")));
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

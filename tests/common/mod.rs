@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use kubectl_inject::config::Config;
+use kubectl_inject::lint::{LintOptions, LintOutcome, lint};
+use kubectl_inject::load::{LoadOptions, Workspace, load};
+use kubectl_inject::report::{Format, HumanOptions, Report};
+
+pub fn fixtures() -> PathBuf {
+    // Relative, as users name paths (and stable in snapshots); tests run
+    // in the package root.
+    PathBuf::from("tests/fixtures")
+}
+
+/// Loads and lints `paths` with the default configuration, as `lint` does.
+pub fn lint_paths(paths: &[PathBuf]) -> (Workspace, LintOutcome) {
+    let ws = load(paths, &LoadOptions::default(), std::io::empty()).expect("paths exist");
+    let outcome = lint(
+        &ws,
+        &Config::default(),
+        &LintOptions {
+            default_namespace: "default".into(),
+            no_suppressions: false,
+        },
+    );
+    (ws, outcome)
+}
+
+/// Renders the outcome in a format, without colour, at 100 columns.
+pub fn render(ws: &Workspace, outcome: &LintOutcome, format: Format) -> String {
+    let report = Report {
+        sources: &ws.sources,
+        diagnostics: &outcome.diagnostics,
+        summary: &outcome.summary,
+        command: "lint",
+    };
+    let mut out = Vec::new();
+    report
+        .write(format, &mut out, &HumanOptions::default())
+        .expect("writing to memory");
+    String::from_utf8(out).expect("reports are UTF-8")
+}
+
+/// `line:column` of every finding of `rule`, in order.
+pub fn positions(ws: &Workspace, outcome: &LintOutcome, rule: &str) -> Vec<String> {
+    outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule.id == rule)
+        .map(|d| {
+            let at = d.at.as_ref().expect("fixture findings have a position");
+            let lc = ws.sources.get(at.file).line_col(at.span.start);
+            format!("{}:{}", lc.line, lc.column)
+        })
+        .collect()
+}
+
+/// The positions a fixture's first line promises: `# fires: 7:5 14:1`.
+pub fn expected_positions(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("fixture is readable");
+    let first = text.lines().next().unwrap_or_default();
+    let list = first
+        .strip_prefix("# fires:")
+        .unwrap_or_else(|| panic!("{} must start with `# fires: LINE:COL …`", path.display()));
+    list.split_whitespace().map(str::to_owned).collect()
+}

@@ -1,0 +1,59 @@
+//! Per-rule fixtures: `tests/fixtures/<RULE>/fires.yaml` makes the rule fire
+//! exactly at the positions its first line lists; `quiet.yaml` keeps the
+//! whole linter quiet. The rendered human and JSON reports of every
+//! `fires.yaml` are snapshots (`tests/snapshots/`).
+
+mod common;
+
+use common::{expected_positions, fixtures, lint_paths, positions, render};
+use kubectl_inject::report::Format;
+
+fn check_fixture(rule: &str) {
+    let dir = fixtures().join(rule);
+    let fires = dir.join("fires.yaml");
+    let (ws, outcome) = lint_paths(std::slice::from_ref(&fires));
+    assert_eq!(
+        positions(&ws, &outcome, rule),
+        expected_positions(&fires),
+        "{rule} fires.yaml: positions of {rule}"
+    );
+    insta::with_settings!({snapshot_suffix => rule, prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("human", render(&ws, &outcome, Format::Human));
+        insta::assert_snapshot!("json", render(&ws, &outcome, Format::Json));
+    });
+
+    let quiet = dir.join("quiet.yaml");
+    let (ws, outcome) = lint_paths(std::slice::from_ref(&quiet));
+    assert!(
+        outcome.diagnostics.is_empty(),
+        "{rule} quiet.yaml must give no findings, got:\n{}",
+        render(&ws, &outcome, Format::Human)
+    );
+}
+
+macro_rules! fixture_tests {
+    ($($name:ident => $rule:literal),* $(,)?) => {
+        $(#[test] fn $name() { check_fixture($rule); })*
+
+        /// Every implemented rule has a fixture directory (INJ006, which is
+        /// about unreadable files, is covered by the CLI tests instead).
+        #[test]
+        fn every_rule_has_fixtures() {
+            let covered = [$($rule),*];
+            for rule in kubectl_inject::rules::RULES {
+                if rule.id == "INJ006" { continue; }
+                assert!(covered.contains(&rule.id), "{} has no fixture test", rule.id);
+            }
+        }
+    };
+}
+
+fixture_tests! {
+    inj001_invalid_yaml => "INJ001",
+    inj002_schema_violation => "INJ002",
+    inj003_unknown_kind => "INJ003",
+    inj004_duplicate_object => "INJ004",
+    inj005_duplicate_key => "INJ005",
+    inj008_suppression_without_reason => "INJ008",
+    inj009_unused_suppression => "INJ009",
+}
