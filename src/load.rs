@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::diagnostic::Diagnostic;
@@ -22,6 +23,9 @@ pub struct LoadOptions {
     pub discover: DiscoverOptions,
     pub max_file_size: u64,
     pub limits: Limits,
+    /// Show a progress bar on stderr for long runs (the CLI sets it on a
+    /// terminal outside CI).
+    pub progress: bool,
 }
 
 impl Default for LoadOptions {
@@ -30,9 +34,13 @@ impl Default for LoadOptions {
             discover: DiscoverOptions::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             limits: Limits::default(),
+            progress: false,
         }
     }
 }
+
+/// Runs with fewer files finish before a bar would be worth drawing.
+const PROGRESS_MIN_FILES: usize = 200;
 
 /// Everything loaded for a run.
 #[derive(Debug, Default)]
@@ -77,6 +85,16 @@ pub fn load(
         None
     };
 
+    let bar = if options.progress && found.files.len() >= PROGRESS_MIN_FILES {
+        let bar = ProgressBar::new(found.files.len() as u64).with_style(
+            ProgressStyle::with_template("{spinner} loading {pos}/{len} files {wide_bar} {eta}")
+                .expect("valid template"),
+        );
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
     let loads: Vec<FileLoad> = found
         .files
         .par_iter()
@@ -88,10 +106,13 @@ pub fn load(
             } else {
                 Input::Path(path)
             };
-            load_file(id, input, options)
+            let load = load_file(id, input, options);
+            bar.inc(1);
+            load
         })
         .collect();
 
+    bar.finish_and_clear();
     let mut ws = Workspace::default();
     for load in loads {
         ws.sources.add(load.source);

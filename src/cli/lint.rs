@@ -53,6 +53,7 @@ pub fn run(global: &GlobalArgs, args: LintArgs) -> Outcome {
             ignore_root: absolute_normalized(&config.root),
         },
         max_file_size: args.max_file_size,
+        progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         ..LoadOptions::default()
     };
     let workspace = match load(&paths, &options, std::io::stdin().lock()) {

@@ -9,6 +9,7 @@
 //! field names for a did-you-mean, the type or values expected, and the
 //! field's description for the help.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use jsonschema::ValidationError;
@@ -91,7 +92,7 @@ impl Context<'_> {
         let Some((node, key_span)) = self.object.root.lookup_pointer(pointer) else {
             // The path always exists in the document it was computed from;
             // should it not, point at the object rather than lose the finding.
-            out.push(self.finding_at(
+            out.push(Self::finding_at(
                 self.object.kind_span(),
                 pointer,
                 error.to_string(),
@@ -129,7 +130,7 @@ impl Context<'_> {
                 match best {
                     Some(branch) => branch.iter().for_each(|e| self.collect(e, out)),
                     None => {
-                        out.push(self.bad_value(node, key_span, pointer, error, schema.as_ref()))
+                        out.push(self.bad_value(node, key_span, pointer, error, schema.as_ref()));
                     }
                 }
             }
@@ -138,7 +139,6 @@ impl Context<'_> {
     }
 
     fn finding_at(
-        &self,
         span: Range<usize>,
         pointer: &str,
         message: String,
@@ -186,7 +186,7 @@ impl Context<'_> {
                 list(&allowed, 30)
             ),
         };
-        self.finding_at(
+        Self::finding_at(
             span,
             &join_pointer(pointer, key),
             message,
@@ -222,7 +222,7 @@ impl Context<'_> {
             Some(description) => format!("add `{field}`: {}", first_sentence(&description)),
             None => format!("add `{field}`"),
         };
-        self.finding_at(
+        Self::finding_at(
             span,
             &join_pointer(pointer, field),
             message,
@@ -263,7 +263,7 @@ impl Context<'_> {
         let (message, label, help) = match error.kind() {
             ValidationErrorKind::Type { .. } => {
                 let expected = schema
-                    .and_then(|s| s.keyword())
+                    .and_then(SchemaAt::keyword)
                     .map_or_else(|| "of another type".to_owned(), type_names);
                 let help = match (expected.as_str(), &node.value) {
                     (
@@ -392,7 +392,7 @@ impl Context<'_> {
                     .unwrap_or_else(|| "see `kubectl inject schema` for the field".to_owned()),
             ),
         };
-        self.finding_at(span, pointer, message, &label, help)
+        Self::finding_at(span, pointer, message, &label, help)
     }
 
     /// "`spec.containers[0].image`", or "the document" at the root.
@@ -554,7 +554,7 @@ fn display_path(root: &Node, pointer: &str) -> String {
     for segment in segments {
         let in_seq = node.is_some_and(|n| matches!(n.value, Value::Seq(_)));
         if in_seq {
-            out.push_str(&format!("[{segment}]"));
+            let _ = write!(out, "[{segment}]");
             node = node.and_then(|n| n.as_seq()?.get(segment.parse::<usize>().ok()?));
         } else {
             let simple = !segment.is_empty()
@@ -567,7 +567,7 @@ fn display_path(root: &Node, pointer: &str) -> String {
                 }
                 out.push_str(&segment);
             } else {
-                out.push_str(&format!("[{segment:?}]"));
+                let _ = write!(out, "[{segment:?}]");
             }
             node = node.and_then(|n| n.get(&segment));
         }

@@ -151,6 +151,9 @@ enum Frame {
         start: usize,
         anchor: usize,
         entries: Vec<Entry>,
+        /// Key → index in `entries`, so duplicate checks stay linear on
+        /// mappings with thousands of keys.
+        keys: HashMap<String, usize>,
         pending_key: Option<(String, Range<usize>, bool)>,
         merges: Vec<Node>,
     },
@@ -234,6 +237,7 @@ impl<'t> Builder<'t> {
                     start: range.start,
                     anchor,
                     entries: Vec::new(),
+                    keys: HashMap::new(),
                     pending_key: None,
                     merges: Vec::new(),
                 })?;
@@ -334,6 +338,7 @@ impl<'t> Builder<'t> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
+                keys,
                 pending_key,
                 merges,
                 ..
@@ -365,22 +370,29 @@ impl<'t> Builder<'t> {
                         merges.push(node);
                         return Ok(());
                     }
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
-                        self.problems.push(Problem {
-                            kind: ProblemKind::DuplicateKey {
-                                first: first.key_span.clone(),
-                            },
-                            message: format!("duplicate key `{key}`"),
-                            span: key_span.clone(),
-                            document: 0,
-                        });
-                        entries.retain(|e| e.key != key);
-                    }
-                    entries.push(Entry {
+                    let entry = Entry {
                         key,
                         key_span,
                         value: node,
-                    });
+                    };
+                    match keys.get(&entry.key) {
+                        Some(&i) => {
+                            self.problems.push(Problem {
+                                kind: ProblemKind::DuplicateKey {
+                                    first: entries[i].key_span.clone(),
+                                },
+                                message: format!("duplicate key `{}`", entry.key),
+                                span: entry.key_span.clone(),
+                                document: 0,
+                            });
+                            // The last value wins, as in lenient readers.
+                            entries[i] = entry;
+                        }
+                        None => {
+                            keys.insert(entry.key.clone(), entries.len());
+                            entries.push(entry);
+                        }
+                    }
                 }
             },
         }
@@ -399,6 +411,11 @@ impl<'t> Builder<'t> {
 /// YAML merge keys (`<<: *base`): entries of the merged mappings that the
 /// mapping does not set itself, earlier merges winning over later ones.
 fn apply_merges(mut entries: Vec<Entry>, merges: Vec<Node>) -> Vec<Entry> {
+    if merges.is_empty() {
+        return entries;
+    }
+    let mut present: std::collections::HashSet<String> =
+        entries.iter().map(|e| e.key.clone()).collect();
     for merge in merges {
         let sources: Vec<Node> = match merge.value {
             Value::Seq(items) => items,
@@ -407,7 +424,7 @@ fn apply_merges(mut entries: Vec<Entry>, merges: Vec<Node>) -> Vec<Entry> {
         for source in sources {
             if let Value::Map(merged) = source.value {
                 for entry in merged {
-                    if !entries.iter().any(|e| e.key == entry.key) {
+                    if present.insert(entry.key.clone()) {
                         entries.push(entry);
                     }
                 }
