@@ -154,9 +154,17 @@ enum Frame {
         /// Key → index in `entries`, so duplicate checks stay linear on
         /// mappings with thousands of keys.
         keys: HashMap<String, usize>,
-        pending_key: Option<(String, Range<usize>, bool)>,
+        pending_key: Option<PendingKey>,
         merges: Vec<Node>,
     },
+}
+
+/// A mapping key waiting for its value.
+enum PendingKey {
+    /// The key text, its span, and whether it was a plain scalar.
+    Key(String, Range<usize>, bool),
+    /// A collection used as a key (reported); its entry is dropped.
+    Invalid,
 }
 
 struct Builder<'t> {
@@ -357,15 +365,14 @@ impl<'t> Builder<'t> {
                                 message: "a mapping key must be a string, not a collection".into(),
                                 document: 0,
                             });
-                            "\u{0}complex-key".into()
+                            *pending_key = Some(PendingKey::Invalid);
+                            return Ok(());
                         }
                     };
-                    *pending_key = Some((key, node.span, node.plain));
+                    *pending_key = Some(PendingKey::Key(key, node.span, node.plain));
                 }
-                Some((key, key_span, key_plain)) => {
-                    if key == "\u{0}complex-key" {
-                        return Ok(());
-                    }
+                Some(PendingKey::Invalid) => {}
+                Some(PendingKey::Key(key, key_span, key_plain)) => {
                     if key == "<<" && key_plain {
                         merges.push(node);
                         return Ok(());
@@ -659,6 +666,15 @@ mod tests {
             s
         });
         assert!(parse(&text).problems[0].kind.is_fatal());
+    }
+
+    #[test]
+    fn collection_keys_are_dropped_with_a_problem() {
+        let parsed = parse("? [a, b]\n: 1\nok: 2\n");
+        assert_eq!(parsed.problems[0].kind, ProblemKind::ComplexKey);
+        let root = &parsed.documents[0].1;
+        assert_eq!(root.as_map().unwrap().len(), 1);
+        assert_eq!(root.get("ok").unwrap().value, Value::Int(2));
     }
 
     #[test]
