@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use crate::diagnostic::{Diagnostic, ObjectRef};
 use crate::model::Object;
-use crate::rules::{suppression_without_reason, unused_suppression};
+use crate::rules::{self, suppression_without_reason, unused_suppression};
 use crate::source::FileId;
 use crate::yaml::Node;
 
@@ -65,7 +65,7 @@ fn parse_entries(
     let Some(text) = value.as_str() else { return };
     let raw = source.get(value.span.clone()).unwrap_or_default();
     let mut search_from = 0;
-    for entry in text.split(',') {
+    for entry in split_entries(text) {
         let trimmed = entry.trim();
         if trimmed.is_empty() {
             continue;
@@ -85,8 +85,34 @@ fn parse_entries(
             None => (trimmed, None),
         };
         let reason = reason.filter(|r| !r.is_empty()).map(str::to_owned);
-        emit(rule.to_ascii_uppercase(), reason, span);
+        // Rule names are accepted as well as ids; store the id.
+        let rule = rules::find(rule).map_or_else(|| rule.to_ascii_uppercase(), |r| r.id.to_owned());
+        emit(rule, reason, span);
     }
+}
+
+/// Splits `INJ206=reason,INJ302=reason` into entries. A comma starts a new
+/// entry only when a rule id (`INJ…`) or a rule name follows it, so reasons
+/// may contain commas.
+fn split_entries(text: &str) -> Vec<&str> {
+    let mut entries = Vec::new();
+    let mut start = 0;
+    for (i, _) in text.match_indices(',') {
+        let next = text[i + 1..].trim_start();
+        let token_end = next.find(['=', ',']).unwrap_or(next.len());
+        let token = next[..token_end].trim();
+        let is_id = token.len() > 3
+            && token.is_char_boundary(3)
+            && token[..3].eq_ignore_ascii_case("INJ")
+            && token[3..].bytes().all(|b| b.is_ascii_digit());
+        let is_rule = is_id || rules::find(token).is_some();
+        if is_rule {
+            entries.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    entries.push(&text[start..]);
+    entries
 }
 
 /// Applies suppressions to `diagnostics` (removing what they silence) and
@@ -123,6 +149,19 @@ pub fn apply(suppressions: &[Suppression], diagnostics: &mut Vec<Diagnostic>) ->
 mod tests {
     use super::*;
     use crate::yaml::{Limits, parse_stream};
+
+    #[test]
+    fn reasons_may_hold_commas() {
+        assert_eq!(
+            split_entries("INJ004=kept, see JIRA-1, until May,inj302, duplicate-key=generated"),
+            [
+                "INJ004=kept, see JIRA-1, until May",
+                "inj302",
+                " duplicate-key=generated"
+            ]
+        );
+        assert_eq!(split_entries("INJ004=a,,b"), ["INJ004=a,,b"]);
+    }
 
     #[test]
     fn entries_point_at_themselves() {
