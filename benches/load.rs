@@ -579,7 +579,7 @@ spec:
   podLabels:
     security.example.com/mesh: enabled
 ",
-                    native = n % 2 == 0,
+                    native = n.is_multiple_of(2),
                 );
             }
             1 => {
@@ -628,7 +628,11 @@ spec:
   priority: {priority}
 {extra}",
                     team = n % TEAMS,
-                    action = if n % 5 == 0 { "skip" } else { "inject" },
+                    action = if n.is_multiple_of(5) {
+                        "skip"
+                    } else {
+                        "inject"
+                    },
                     priority = n % 50,
                     extra = if bad { "  unknownField: true\n" } else { "" },
                 );
@@ -652,7 +656,9 @@ fn generate(root: &Path, target: usize) -> Tree {
     };
     let own = (target / 150).max(20);
     let singles = target / 20;
-    let mut remaining = target.saturating_sub(own + singles + 40);
+    // The namespaces file and the hand-written documents of
+    // `inject_errors` make up the rest.
+    let mut remaining = target.saturating_sub(own + singles + TEAMS + INJECTED_DOCUMENTS);
 
     // Namespaces.
     let mut text = String::new();
@@ -664,7 +670,6 @@ fn generate(root: &Path, target: usize) -> Tree {
         );
     }
     g.write("cluster/namespaces.yaml", &text, TEAMS);
-    remaining = remaining.saturating_sub(TEAMS);
 
     // The own API: multi-document files of 20, and some single files; a few
     // with schema errors.
@@ -734,6 +739,9 @@ fn generate(root: &Path, target: usize) -> Tree {
     inject_errors(&mut g);
     g.tree
 }
+
+/// Documents written by [`inject_errors`] (a `List` counts as one).
+const INJECTED_DOCUMENTS: usize = 16;
 
 /// A few broken or unusual documents, as real repositories have.
 fn inject_errors(g: &mut Gen) {
@@ -812,6 +820,10 @@ fn inject_errors(g: &mut Gen) {
             0,
         ),
     ];
+    assert_eq!(
+        errors.iter().map(|e| e.2).sum::<usize>(),
+        INJECTED_DOCUMENTS
+    );
     for (path, text, documents, errors) in errors {
         g.write(path, text, *documents);
         g.tree.injected_errors += errors;

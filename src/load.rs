@@ -212,8 +212,11 @@ fn parse_file(id: FileId, name: String, text: String, limits: &Limits) -> FileLo
         documents += 1;
         match Object::from_root(id, index, root) {
             Some(object) if object.is_list() => {
+                // A List counts as its items, objects or not.
+                let skipped_before = skipped;
                 let items = object.expand_list(&mut skipped);
-                documents += items.len();
+                documents -= 1;
+                documents += items.len() + (skipped - skipped_before);
                 objects.extend(items);
             }
             Some(object) => objects.push(object),
@@ -245,4 +248,19 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         .read_to_end(&mut bytes)
         .map_err(|e| ReadError::Io(e.to_string()))?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_count_as_their_items() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n  - 3\n---\napiVersion: v1\nkind: List\nitems: []\n---\nkind: Kustomization\n";
+        let load = parse_file(FileId(0), "l.yaml".into(), text.into(), &Limits::default());
+        assert_eq!(load.objects.len(), 1);
+        assert_eq!(load.objects[0].list_item, Some(0));
+        // Two items (one not an object) and the kustomization; empty Lists add nothing.
+        assert_eq!((load.documents, load.skipped), (3, 2));
+    }
 }

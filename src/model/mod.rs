@@ -1,6 +1,8 @@
 //! Kubernetes objects as loaded: a document's root node, where it came
 //! from, and the identity fields every rule needs.
 
+pub mod selector;
+
 use std::ops::Range;
 
 use crate::diagnostic::ObjectRef;

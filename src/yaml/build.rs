@@ -91,7 +91,12 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Parsed {
                 // The scanner reports a tab at the start of the token it was
                 // reading; point at the tab itself.
                 if message.contains("found a tab") {
-                    let window = &text[offset..text.len().min(offset + 256)];
+                    // The window must end on a character boundary.
+                    let mut end = text.len().min(offset + 256);
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    let window = text.get(offset..end).unwrap_or_default();
                     if let Some(tab) = window.find('\t') {
                         offset += tab;
                     }
@@ -683,6 +688,25 @@ mod tests {
         let d = parsed.documents[0].1.get("d").unwrap();
         assert_eq!(d.get("x").unwrap().value, Value::Int(1));
         assert_eq!(d.get("y").unwrap().value, Value::Int(3));
+    }
+
+    #[test]
+    fn tab_errors_next_to_multibyte_characters_do_not_panic() {
+        // Found by fuzzing (`fuzz/`, target `loader`): the window searched
+        // for the tab ended 256 bytes after the error, inside a character.
+        for shift in 0..4 {
+            let text = format!(
+                "a:\n  b: word\n\tmore {}{}\n",
+                "x".repeat(shift),
+                "🚀".repeat(100)
+            );
+            let parsed = parse(&text);
+            let problem = &parsed.problems[0];
+            assert!(problem.message.contains("found a tab"), "{problem:?}");
+            assert_eq!(problem.span.start, text.find('\t').unwrap());
+            assert!(text.is_char_boundary(problem.span.start));
+            assert!(text.is_char_boundary(problem.span.end));
+        }
     }
 
     #[test]
