@@ -102,12 +102,7 @@ fn main() {
         let t = Instant::now();
         let ws = load(&paths, &options, std::io::empty()).expect("load");
         let outcome = lint(&ws, &config, &lint_options);
-        let report = Report {
-            sources: &ws.sources,
-            diagnostics: &outcome.diagnostics,
-            summary: &outcome.summary,
-            command: "lint",
-        };
+        let report = Report::new(&ws.sources, &outcome.diagnostics, &outcome.summary, "lint");
         report
             .write(Format::Json, &mut std::io::sink(), &HumanOptions::default())
             .expect("report");

@@ -13,6 +13,10 @@
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod diff;
+pub mod engine;
+pub mod hash;
+pub mod injectors;
 pub mod lint;
 pub mod load;
 pub mod model;

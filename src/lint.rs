@@ -1,10 +1,12 @@
-//! `lint`: the rules over a loaded workspace, then suppressions and the
-//! configuration's severities.
+//! The analysis behind `lint` and `simulate`: the document rules, the
+//! simulation of every workload, then suppressions and the configuration's
+//! severities.
 
 use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
+use crate::engine::{self, Simulation};
 use crate::load::Workspace;
 use crate::report::Summary;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
@@ -19,11 +21,12 @@ pub struct LintOptions {
     pub no_suppressions: bool,
 }
 
-/// The findings of a run and its counts.
+/// The findings of a run, its counts, and the simulated workloads.
 #[derive(Debug)]
 pub struct LintOutcome {
     pub diagnostics: Vec<Diagnostic>,
     pub summary: Summary,
+    pub simulation: Simulation,
 }
 
 /// Runs every rule on `ws`.
@@ -40,6 +43,8 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         .collect();
     diagnostics.extend(per_object.into_iter().flatten());
     diagnostics.extend(duplicate_object::check(&ws.objects, ns));
+    let mut simulation = engine::simulate(ws, ns);
+    diagnostics.append(&mut simulation.diagnostics);
 
     if !options.no_suppressions {
         let suppressions: Vec<_> = ws
@@ -64,16 +69,14 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         files: ws.files,
         documents: ws.documents,
         skipped_documents: ws.skipped_documents,
-        workloads: ws
-            .objects
-            .iter()
-            .filter(|o| o.pod_template().is_some())
-            .count(),
+        workloads: simulation.workloads.len(),
+        injected: simulation.injected(),
         ..Summary::default()
     };
     summary.count(&diagnostics);
     LintOutcome {
         diagnostics,
         summary,
+        simulation,
     }
 }

@@ -56,4 +56,13 @@ fixture_tests! {
     inj005_duplicate_key => "INJ005",
     inj008_suppression_without_reason => "INJ008",
     inj009_unused_suppression => "INJ009",
+    inj103_policy_conflict => "INJ103",
+    inj105_unknown_namespace => "INJ105",
+    inj106_uncovered_namespace => "INJ106",
+    inj107_namespaced_policy_reach => "INJ107",
+    inj210_pod_override_not_allowed => "INJ210",
+    inj101_unknown_template => "INJ101",
+    inj102_template_inheritance_cycle => "INJ102",
+    inj104_parameter_value_rejected => "INJ104",
+    inj108_unknown_interpolation => "INJ108",
 }

@@ -40,12 +40,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(outcome.summary.warnings, count(Severity::Warning));
     assert_eq!(outcome.summary.infos, count(Severity::Info));
 
-    let report = Report {
-        sources: &ws.sources,
-        diagnostics: &outcome.diagnostics,
-        summary: &outcome.summary,
-        command: "lint",
-    };
+    let report = Report::new(&ws.sources, &outcome.diagnostics, &outcome.summary, "lint");
     let human = HumanOptions::default();
     for format in [Format::Json, Format::Sarif, Format::Github, Format::Human] {
         let mut out = Vec::new();

@@ -1,4 +1,5 @@
-//! `kubectl inject lint PATHS…`
+//! `kubectl inject lint PATHS…` and `kubectl inject simulate PATHS…`: one
+//! pipeline (load, rules, simulation), two ways of reporting it.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -14,6 +15,25 @@ use crate::source::{DiscoverOptions, absolute_normalized};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print each workload's reason chain (every decision step that mattered)
+    #[arg(long)]
+    pub explain: bool,
+    /// Print what injection adds to each workload (a structural diff of its pod)
+    #[arg(long)]
+    pub diff: bool,
+}
+
+/// Inputs and reporting, shared by `lint` and `simulate`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Files and directories to lint (`-` reads stdin); default: the current directory
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -34,7 +54,21 @@ pub struct LintArgs {
     pub max_file_size: u64,
 }
 
-pub fn run(global: &GlobalArgs, args: LintArgs) -> Outcome {
+pub fn lint_command(global: &GlobalArgs, args: LintArgs) -> Outcome {
+    run(global, &args.run, "lint", &HumanOptions::default())
+}
+
+pub fn simulate_command(global: &GlobalArgs, args: SimulateArgs) -> Outcome {
+    let extra = HumanOptions {
+        explain: args.explain,
+        diff: args.diff,
+        ..HumanOptions::default()
+    };
+    run(global, &args.run, "simulate", &extra)
+}
+
+/// `extra` carries the command's own human-report switches.
+fn run(global: &GlobalArgs, args: &RunArgs, command: &str, extra: &HumanOptions) -> Outcome {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let config = match Config::discover(global.config.as_deref(), &cwd) {
         Ok(config) => config,
@@ -73,13 +107,16 @@ pub fn run(global: &GlobalArgs, args: LintArgs) -> Outcome {
             no_suppressions: args.no_suppressions,
         },
     );
-    let report = Report {
-        sources: &workspace.sources,
-        diagnostics: &outcome.diagnostics,
-        summary: &outcome.summary,
-        command: "lint",
-    };
-    match emit(&report, &args) {
+    let mut report = Report::new(
+        &workspace.sources,
+        &outcome.diagnostics,
+        &outcome.summary,
+        command,
+    );
+    if command == "simulate" {
+        report = report.with_workloads(&outcome.simulation.workloads);
+    }
+    match emit(&report, args, extra) {
         Ok(()) => {}
         // `kubectl inject lint | head`: the reader left; that is not a failure.
         Err(EmitError::BrokenPipe) => {}
@@ -108,9 +145,13 @@ impl From<String> for EmitError {
 }
 
 /// Writes the report where the flags say.
-pub fn emit(report: &Report<'_>, args: &LintArgs) -> Result<(), EmitError> {
+pub fn emit(report: &Report<'_>, args: &RunArgs, extra: &HumanOptions) -> Result<(), EmitError> {
     let stdout = std::io::stdout();
-    let human = HumanOptions::for_terminal(stdout.is_terminal());
+    let human = HumanOptions {
+        explain: extra.explain,
+        diff: extra.diff,
+        ..HumanOptions::for_terminal(stdout.is_terminal())
+    };
     let mut out = stdout.lock();
     let write_err = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::BrokenPipe => EmitError::BrokenPipe,
@@ -121,7 +162,15 @@ pub fn emit(report: &Report<'_>, args: &LintArgs) -> Result<(), EmitError> {
             let mut file = std::fs::File::create(path)
                 .map_err(|e| EmitError::Other(format!("{}: {e}", path.display())))?;
             report
-                .write(args.format, &mut file, &HumanOptions::default())
+                .write(
+                    args.format,
+                    &mut file,
+                    &HumanOptions {
+                        color: false,
+                        links: false,
+                        ..human.clone()
+                    },
+                )
                 .map_err(write_err)?;
             report
                 .write(Format::Human, &mut out, &human)

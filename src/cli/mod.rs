@@ -110,6 +110,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Validate policies and templates against their schemas and find invalid injection settings
     Lint(lint::LintArgs),
+    /// Work out, for every workload, which injectors fire, why, and what the injected pod looks like
+    Simulate(lint::SimulateArgs),
     /// List the rules
     Rules(info::RulesArgs),
     /// Explain a rule: what it finds, why it matters at admission, an example, how to fix
@@ -145,7 +147,8 @@ impl FailOn {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
-        Command::Lint(args) => lint::run(&cli.global, args),
+        Command::Lint(args) => lint::lint_command(&cli.global, args),
+        Command::Simulate(args) => lint::simulate_command(&cli.global, args),
         Command::Rules(args) => info::rules(args),
         Command::Explain(args) => info::explain(args),
         Command::Schema(args) => info::schema(args),

@@ -1,7 +1,9 @@
 //! Kubernetes objects as loaded: a document's root node, where it came
 //! from, and the identity fields every rule needs.
 
+pub mod namespace;
 pub mod selector;
+pub mod workload;
 
 use std::ops::Range;
 
@@ -153,21 +155,8 @@ impl Object {
     /// The pod template of a workload (for a Pod, the Pod itself); `None`
     /// for kinds that carry no pods.
     pub fn pod_template(&self) -> Option<&Node> {
-        let spec = || self.root.get("spec");
-        match self.kind.as_str() {
-            "Pod" => Some(&self.root),
-            "PodTemplate" => self.root.get("template"),
-            "CronJob" => spec()?.get("jobTemplate")?.get("spec")?.get("template"),
-            "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "ReplicaSet"
-            | "ReplicationController"
-            | "Job"
-            | "DeploymentConfig"
-            | "Rollout" => spec()?.get("template"),
-            _ => None,
-        }
+        let path = workload::pod_template_path(&self.kind)?;
+        self.root.lookup_pointer(path).map(|(node, _)| node)
     }
 
     /// Expands a `List` into its items (objects in their own right);

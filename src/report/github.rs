@@ -194,12 +194,7 @@ mod tests {
         summary: &Summary,
         f: impl Fn(&Report<'_>) -> String,
     ) -> String {
-        let report = Report {
-            sources,
-            diagnostics,
-            summary,
-            command: "lint",
-        };
+        let report = Report::new(sources, diagnostics, summary, "lint");
         f(&report)
     }
 

@@ -8,6 +8,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, So
 
 use super::Report;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::{InjectorResult, WorkloadResult};
 use crate::source::SourceFile;
 
 /// How the human report looks.
@@ -19,6 +20,10 @@ pub struct HumanOptions {
     pub links: bool,
     /// Wrap width.
     pub width: usize,
+    /// `simulate --explain`: each workload's reason chain.
+    pub explain: bool,
+    /// `simulate --diff`: what injection adds to each workload.
+    pub diff: bool,
 }
 
 impl Default for HumanOptions {
@@ -27,6 +32,8 @@ impl Default for HumanOptions {
             color: false,
             links: false,
             width: 100,
+            explain: false,
+            diff: false,
         }
     }
 }
@@ -44,6 +51,7 @@ impl HumanOptions {
             } else {
                 100
             },
+            ..HumanOptions::default()
         }
     }
 }
@@ -62,6 +70,9 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, options: &HumanOptions) -
         .with_width(options.width)
         .with_links(options.links)
         .with_context_lines(1);
+    if let Some(workloads) = report.workloads {
+        write_workloads(report, workloads, out, options)?;
+    }
     for diagnostic in report.diagnostics {
         let shown = Shown::new(report, diagnostic, options.links);
         let mut text = String::new();
@@ -72,6 +83,97 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, options: &HumanOptions) -
         writeln!(out)?;
     }
     write_summary(report, out, options)
+}
+
+/// The simulation table, then reasons and diffs when asked for.
+fn write_workloads(
+    report: &Report<'_>,
+    workloads: &[WorkloadResult],
+    out: &mut dyn Write,
+    options: &HumanOptions,
+) -> io::Result<()> {
+    let rows: Vec<[String; 4]> = workloads
+        .iter()
+        .flat_map(|w| {
+            w.injectors.iter().map(move |i| {
+                [
+                    format!("{}/{}/{}", w.kind, w.namespace, w.name),
+                    decision_text(i),
+                    i.policy.clone().unwrap_or_else(|| "-".into()),
+                    i.template.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+        })
+        .collect();
+    let header = ["WORKLOAD", "DECISION", "POLICY", "TEMPLATE"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 4]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )
+    };
+    writeln!(out, "{}", line(header).trim_end())?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{}",
+            line([&row[0], &row[1], &row[2], &row[3]]).trim_end()
+        )?;
+    }
+    writeln!(out)?;
+    if options.explain {
+        for w in workloads {
+            let file = report.sources.get(w.file);
+            let at = file.line_col(w.offset);
+            for i in &w.injectors {
+                writeln!(
+                    out,
+                    "{}/{}/{} ({}:{}) {}: {}",
+                    w.kind,
+                    w.namespace,
+                    w.name,
+                    file.name,
+                    at.line,
+                    i.injector,
+                    decision_text(i)
+                )?;
+                for (n, reason) in i.reasons.iter().enumerate() {
+                    writeln!(out, "  {}. {reason}", n + 1)?;
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    if options.diff {
+        for w in workloads {
+            let Some(after) = &w.pod_after else { continue };
+            writeln!(out, "{}/{}/{}:", w.kind, w.namespace, w.name)?;
+            for change in crate::diff::diff(&w.pod_before, after) {
+                writeln!(out, "  {change}")?;
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn decision_text(result: &InjectorResult) -> String {
+    serde_json::to_value(result.decision)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn write_summary(
@@ -97,6 +199,13 @@ fn write_summary(
         plural(s.files, "file"),
         plural(s.documents, "document"),
     );
+    if report.workloads.is_some() {
+        line.push_str(&format!(
+            ", {}, {} injected",
+            plural(s.workloads, "workload"),
+            s.injected
+        ));
+    }
     if s.skipped_documents > 0 {
         line.push_str(&format!(
             ", {} not Kubernetes objects, skipped",

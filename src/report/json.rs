@@ -6,12 +6,25 @@ use serde::Serialize;
 
 use super::{Report, Summary};
 use crate::diagnostic::{ObjectRef, Severity};
+use crate::engine::InjectorResult;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
     summary: &'a Summary,
     diagnostics: Vec<JsonDiagnostic<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workloads: Option<Vec<JsonWorkload<'a>>>,
+}
+
+#[derive(Serialize)]
+struct JsonWorkload<'a> {
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    file: &'a str,
+    line: usize,
+    injectors: &'a [InjectorResult],
 }
 
 #[derive(Serialize)]
@@ -48,10 +61,27 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             }
         })
         .collect();
+    let workloads = report.workloads.map(|workloads| {
+        workloads
+            .iter()
+            .map(|w| {
+                let file = report.sources.get(w.file);
+                JsonWorkload {
+                    kind: &w.kind,
+                    namespace: &w.namespace,
+                    name: &w.name,
+                    file: &file.name,
+                    line: file.line_col(w.offset).line,
+                    injectors: &w.injectors,
+                }
+            })
+            .collect()
+    });
     let json = JsonReport {
         version: 1,
         summary: report.summary,
         diagnostics,
+        workloads,
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)

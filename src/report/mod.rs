@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::WorkloadResult;
 use crate::source::{LineCol, SourceMap};
 
 /// `--format`.
@@ -65,6 +66,8 @@ pub struct Report<'a> {
     pub summary: &'a Summary,
     /// The command that produced it (`lint`, `simulate`), for titles.
     pub command: &'a str,
+    /// The simulated workloads (`simulate` only; `lint` reports findings alone).
+    pub workloads: Option<&'a [WorkloadResult]>,
 }
 
 /// A diagnostic's primary position, resolved once for the text formats.
@@ -72,6 +75,28 @@ pub struct Position<'a> {
     pub file: &'a str,
     pub start: LineCol,
     pub end: LineCol,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(
+        sources: &'a SourceMap,
+        diagnostics: &'a [Diagnostic],
+        summary: &'a Summary,
+        command: &'a str,
+    ) -> Self {
+        Report {
+            sources,
+            diagnostics,
+            summary,
+            command,
+            workloads: None,
+        }
+    }
+
+    pub fn with_workloads(mut self, workloads: &'a [WorkloadResult]) -> Self {
+        self.workloads = Some(workloads);
+        self
+    }
 }
 
 impl Report<'_> {

@@ -302,26 +302,11 @@ impl Fingerprints {
                 .map_or("", |at| report.sources.get(at.file).name.as_str());
         let object = d.object.as_ref().map(|o| o.to_string()).unwrap_or_default();
         let path = d.path.as_deref().unwrap_or("");
-        let hash = fnv1a(&[d.rule.id, file, &object, path]);
+        let hash = crate::hash::fnv1a64_parts(&[d.rule.id, file, &object, path]);
         let occurrence = self.seen.entry(hash).or_insert(0);
         *occurrence += 1;
         format!("{hash:016x}:{occurrence}")
     }
-}
-
-/// 64-bit FNV-1a over the parts, each followed by a NUL so that
-/// `("ab", "c")` and `("a", "bc")` differ.
-fn fnv1a(parts: &[&str]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash = OFFSET;
-    for part in parts {
-        for &b in part.as_bytes().iter().chain(&[0]) {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    hash
 }
 
 #[cfg(test)]
@@ -334,12 +319,7 @@ mod tests {
 
     fn sarif_of(sources: &SourceMap, diagnostics: &[Diagnostic]) -> serde_json::Value {
         let summary = Summary::default();
-        let report = Report {
-            sources,
-            diagnostics,
-            summary: &summary,
-            command: "lint",
-        };
+        let report = Report::new(sources, diagnostics, &summary, "lint");
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
         serde_json::from_slice(&out).unwrap()

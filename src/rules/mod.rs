@@ -10,9 +10,18 @@ use crate::diagnostic::Severity;
 pub mod duplicate_key;
 pub mod duplicate_object;
 pub mod invalid_yaml;
+pub mod namespaced_policy_reach;
+pub mod parameter_value_rejected;
+pub mod pod_override_not_allowed;
+pub mod policy_conflict;
 pub mod schema_violation;
 pub mod suppression_without_reason;
+pub mod template_inheritance_cycle;
+pub mod uncovered_namespace;
+pub mod unknown_interpolation;
 pub mod unknown_kind;
+pub mod unknown_namespace;
+pub mod unknown_template;
 pub mod unreadable_input;
 pub mod unused_suppression;
 
@@ -50,13 +59,21 @@ pub static RULES: &[&Rule] = &[
     &unreadable_input::RULE,
     &suppression_without_reason::RULE,
     &unused_suppression::RULE,
+    &policy_conflict::RULE,
+    &unknown_namespace::RULE,
+    &uncovered_namespace::RULE,
+    &namespaced_policy_reach::RULE,
+    &pod_override_not_allowed::RULE,
+    &unknown_template::RULE,
+    &template_inheritance_cycle::RULE,
+    &parameter_value_rejected::RULE,
+    &unknown_interpolation::RULE,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
 pub const RESERVED: &[&str] = &[
-    "INJ101", "INJ102", "INJ103", "INJ104", "INJ105", "INJ106", "INJ107", "INJ108", "INJ201",
-    "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209", "INJ210",
+    "INJ201", "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209",
     "INJ211", "INJ212", "INJ301", "INJ302", "INJ303", "INJ304", "INJ305", "INJ306", "INJ307",
     "INJ308", "INJ309", "INJ310", "INJ311", "INJ401", "INJ402", "INJ403", "INJ404", "INJ405",
 ];

@@ -30,12 +30,7 @@ pub fn lint_paths(paths: &[PathBuf]) -> (Workspace, LintOutcome) {
 
 /// Renders the outcome in a format, without colour, at 100 columns.
 pub fn render(ws: &Workspace, outcome: &LintOutcome, format: Format) -> String {
-    let report = Report {
-        sources: &ws.sources,
-        diagnostics: &outcome.diagnostics,
-        summary: &outcome.summary,
-        command: "lint",
-    };
+    let report = Report::new(&ws.sources, &outcome.diagnostics, &outcome.summary, "lint");
     let mut out = Vec::new();
     report
         .write(format, &mut out, &HumanOptions::default())

@@ -1,0 +1,235 @@
+//! The simulation: for every workload, in parallel, what the injectors
+//! decide and what the injected pod looks like; plus the static checks of
+//! policies and templates. `lint` and `simulate` share it.
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::injectors::own::catalog::{self, Catalog};
+use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
+use crate::injectors::own::mutate::{self, Added, PodFacts};
+use crate::injectors::own::policy::Policy;
+use crate::load::Workspace;
+use crate::model::namespace::Namespaces;
+use crate::model::workload::Workload;
+use crate::rules::{namespaced_policy_reach, parameter_value_rejected, uncovered_namespace};
+use crate::source::FileId;
+
+/// The name of the repository's own injector in reports.
+pub const OWN_INJECTOR: &str = "kubectl-inject";
+
+/// What one injector does with one workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct InjectorResult {
+    pub injector: &'static str,
+    pub decision: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<Added>,
+    pub reasons: Vec<String>,
+}
+
+/// One workload's simulation.
+#[derive(Debug, Clone)]
+pub struct WorkloadResult {
+    /// Index of the object in the workspace.
+    pub object: usize,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub file: FileId,
+    /// Start of the object, for reports.
+    pub offset: usize,
+    pub injectors: Vec<InjectorResult>,
+    /// The pod template before and after injection (only when injected).
+    pub pod_before: Value,
+    pub pod_after: Option<Value>,
+}
+
+/// Everything a run found.
+#[derive(Debug, Default)]
+pub struct Simulation {
+    pub workloads: Vec<WorkloadResult>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Simulation {
+    pub fn injected(&self) -> usize {
+        self.workloads
+            .iter()
+            .filter(|w| w.injectors.iter().any(|i| i.decision == Outcome::Inject))
+            .count()
+    }
+}
+
+/// Simulates every workload of `ws`.
+pub fn simulate(ws: &Workspace, default_namespace: &str) -> Simulation {
+    let (catalog, mut diagnostics) = Catalog::build(&ws.objects);
+    let policies: Vec<Policy> = ws
+        .objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| Policy::from_object(i, o, default_namespace))
+        .collect();
+    let namespaces = Namespaces::from_objects(&ws.objects);
+    diagnostics.extend(check_policies(ws, &catalog, &policies, &namespaces));
+
+    let ctx = Context {
+        objects: &ws.objects,
+        catalog: &catalog,
+        policies: &policies,
+        namespaces: &namespaces,
+    };
+    let per_workload: Vec<(WorkloadResult, Vec<Diagnostic>)> = ws
+        .objects
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, object)| {
+            let workload = Workload::of(object, default_namespace)?;
+            Some(simulate_one(&ctx, i, &workload))
+        })
+        .collect();
+    let mut workloads = Vec::with_capacity(per_workload.len());
+    for (result, found) in per_workload {
+        workloads.push(result);
+        diagnostics.extend(found);
+    }
+    Simulation {
+        workloads,
+        diagnostics,
+    }
+}
+
+fn simulate_one(
+    ctx: &Context<'_>,
+    index: usize,
+    workload: &Workload<'_>,
+) -> (WorkloadResult, Vec<Diagnostic>) {
+    let object = workload.object;
+    let mut decision = decide::decide(ctx, workload);
+    let pod_before = workload.pod.to_json();
+    let mut pod_after = None;
+    let mut added = None;
+    let policy_name = decision.policy.map(|i| ctx.policies[i].display_name());
+    let template = decision.template.and_then(|i| ctx.catalog.resolved(i));
+    if let (Outcome::Inject, Some(template)) = (decision.outcome, template) {
+        let injection = mutate::inject(
+            &pod_before,
+            template,
+            policy_name.as_deref(),
+            &PodFacts {
+                name: &object.name,
+                namespace: &workload.namespace,
+                service_account: &workload.service_account,
+            },
+            catalog::check_value,
+        );
+        for rejected in &injection.rejected {
+            let at = workload
+                .pod
+                .get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .and_then(|a| a.get(&rejected.annotation))
+                .map_or_else(|| object.name_span(), |n| n.span.clone());
+            decision.diagnostics.push(
+                parameter_value_rejected::annotation(&workload.display_name(), rejected)
+                    .at(object.file, at)
+                    .object(Some(object.object_ref(&workload.namespace))),
+            );
+            decision.reasons.push(format!(
+                "parameter {} uses its default: annotation {} is rejected ({})",
+                rejected.parameter, rejected.annotation, rejected.problem
+            ));
+        }
+        added = Some(injection.added);
+        pod_after = Some(injection.pod);
+    }
+    let result = WorkloadResult {
+        object: index,
+        kind: object.kind.clone(),
+        namespace: workload.namespace.clone(),
+        name: object.name.clone(),
+        file: object.file,
+        offset: object.root.span.start,
+        injectors: vec![InjectorResult {
+            injector: OWN_INJECTOR,
+            decision: decision.outcome,
+            policy: policy_name,
+            template: decision.template.map(|i| ctx.catalog.templates[i].id()),
+            added,
+            reasons: decision.reasons,
+        }],
+        pod_before,
+        pod_after,
+    };
+    (result, decision.diagnostics)
+}
+
+/// Checks of the policies themselves: INJ107 (a namespaced policy with a
+/// namespaceSelector) and INJ106 (a namespace opted in that nothing covers).
+fn check_policies(
+    ws: &Workspace,
+    catalog: &Catalog,
+    policies: &[Policy],
+    namespaces: &Namespaces,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for policy in policies {
+        let object = &ws.objects[policy.object];
+        if let (Some(namespace), Some(_)) = (&policy.namespace, &policy.spec.namespace_selector) {
+            let at = object
+                .root
+                .lookup_pointer("/spec/namespaceSelector")
+                .and_then(|(_, key)| key)
+                .unwrap_or_else(|| object.name_span());
+            out.push(
+                namespaced_policy_reach::namespace_selector(&policy.name, namespace)
+                    .at(object.file, at)
+                    .object(Some(object.object_ref(namespace)))
+                    .path("/spec/namespaceSelector"),
+            );
+        }
+        out.extend(catalog::check_policy_references(ws, catalog, policy));
+    }
+    let mut opted_in: Vec<_> = namespaces
+        .iter()
+        .filter(|(_, ns)| ns.labels.get(NAMESPACE_LABEL).map(String::as_str) == Some("enabled"))
+        .collect();
+    opted_in.sort_by_key(|(name, _)| name.as_str());
+    for (name, ns) in opted_in {
+        let covered = policies.iter().any(|p| match &p.namespace {
+            Some(own) => own == name,
+            None => p
+                .spec
+                .namespace_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&ns.labels)),
+        });
+        if let (false, Some(object)) = (covered, ns.object) {
+            let object = &ws.objects[object];
+            let at = object
+                .root
+                .lookup_pointer(&format!(
+                    "/metadata/labels/{}",
+                    NAMESPACE_LABEL.replace('/', "~1")
+                ))
+                .and_then(|(_, key)| key)
+                .unwrap_or_else(|| object.name_span());
+            out.push(
+                uncovered_namespace::new(name)
+                    .at(object.file, at)
+                    .object(Some(object.object_ref("")))
+                    .path(format!(
+                        "/metadata/labels/{}",
+                        NAMESPACE_LABEL.replace('/', "~1")
+                    )),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,5 @@
+//! Injectors: the repository's own (`own/`, defined by the
+//! `kubectl-inject.dev` policies and templates) and, later, the known
+//! injectors (Istio, Linkerd, …).
+
+pub mod own;

@@ -1,0 +1,12 @@
+//! The repository's own injector: `SidecarTemplate`s (versions, inheritance,
+//! parameters) and the policies that choose them.
+
+pub mod catalog;
+pub mod decide;
+pub mod interpolate;
+pub mod mutate;
+pub mod policy;
+pub mod template;
+
+pub use catalog::{Catalog, ResolvedTemplate};
+pub use template::{Parameter, Template, TemplateRef};

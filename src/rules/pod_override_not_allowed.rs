@@ -1,0 +1,24 @@
+//! INJ210: a pod override that its policy does not allow.
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+pub const RULE: super::Rule = super::Rule {
+    id: "INJ210",
+    name: "pod-override-not-allowed",
+    severity: Severity::Warning,
+    summary: "a pod override that its policy does not allow",
+    explain: include_str!("pod_override_not_allowed.md"),
+};
+
+pub fn new(workload: &str, annotation: &str, policy: &str) -> Diagnostic {
+    Diagnostic::new(
+        &RULE,
+        format!(
+            "{workload}: annotation `{annotation}` is ignored: policy `{policy}` sets `allowPodOverride: false`, so the injector applies the policy's outcome anyway"
+        ),
+    )
+    .label("ignored")
+    .help(format!(
+        "remove the annotation, or ask the owners of `{policy}` for an exception (a policy with higher priority for this workload)"
+    ))
+}

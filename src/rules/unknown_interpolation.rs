@@ -1,0 +1,128 @@
+//! INJ108: `${…}` naming a parameter or field that does not exist.
+//!
+//! Every string of a resolved template's containers, init containers,
+//! volumes, pod annotations and pod labels is scanned; a reference that names
+//! neither a parameter of the template (inherited ones count) nor one of the
+//! five fields is reported at the string, in the template that writes it.
+
+use std::collections::HashSet;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::injectors::own::ResolvedTemplate;
+use crate::injectors::own::catalog::{Catalog, did_you_mean, join, pointer_segment};
+use crate::injectors::own::interpolate::{
+    FIELDS, PARAMS_PREFIX, is_known, references, references_in_str,
+};
+use crate::injectors::own::template::Section;
+use crate::model::Object;
+
+pub const RULE: super::Rule = super::Rule {
+    id: "INJ108",
+    name: "unknown-interpolation",
+    severity: Severity::Error,
+    summary: "`${…}` naming a parameter or field that does not exist",
+    explain: include_str!("unknown_interpolation.md"),
+};
+
+/// Every reference of a resolved template: (pointer into the resolved
+/// template, name inside `${}`).
+fn all_references(resolved: &ResolvedTemplate) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for section in Section::ALL {
+        for (k, entry) in resolved.section(section).iter().enumerate() {
+            for (pointer, name) in references(entry) {
+                out.push((format!("/{}/{k}{pointer}", section.key()), name));
+            }
+        }
+    }
+    for (field, map) in [
+        ("podAnnotations", &resolved.pod_annotations),
+        ("podLabels", &resolved.pod_labels),
+    ] {
+        for (key, value) in map {
+            for name in references_in_str(value) {
+                out.push((format!("/{field}/{}", pointer_segment(key)), name));
+            }
+        }
+    }
+    out
+}
+
+/// One finding per unknown reference, at the string that holds it.
+pub fn check(catalog: &Catalog, objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for i in 0..catalog.templates.len() {
+        let Some(resolved) = catalog.resolved(i) else {
+            continue;
+        };
+        let params: Vec<&str> = resolved
+            .parameters
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        for (pointer, name) in all_references(resolved) {
+            if is_known(&name, params.iter().copied()) {
+                continue;
+            }
+            let Some((t, source)) = catalog.source(resolved, &pointer) else {
+                continue;
+            };
+            if !seen.insert((t, source.clone(), name.clone())) {
+                continue;
+            }
+            let Some((file, span)) = catalog.locate(objects, t, &source) else {
+                continue;
+            };
+            out.push(
+                finding(resolved, &params, &name)
+                    .at(file, span)
+                    .object(Some(
+                        catalog.object(objects, t).object_ref(default_namespace),
+                    ))
+                    .path(source),
+            );
+        }
+    }
+    out
+}
+
+fn finding(resolved: &ResolvedTemplate, params: &[&str], name: &str) -> Diagnostic {
+    let id = resolved.id();
+    let what = match name.strip_prefix(PARAMS_PREFIX) {
+        Some(_) if params.is_empty() => {
+            format!(
+                "`${{{name}}}` names no parameter of SidecarTemplate `{id}`, which declares none"
+            )
+        }
+        Some(_) => format!(
+            "`${{{name}}}` names no parameter of SidecarTemplate `{id}`, which declares {}",
+            join(params.iter().map(|p| format!("`{p}`")))
+        ),
+        None => format!(
+            "`${{{name}}}` in SidecarTemplate `{id}` names nothing a template can use (only {})",
+            join(
+                std::iter::once("`${params.NAME}`".to_owned())
+                    .chain(FIELDS.iter().map(|f| format!("`${{{f}}}`")))
+            )
+        ),
+    };
+    let candidates: Vec<String> = params
+        .iter()
+        .map(|p| format!("{PARAMS_PREFIX}{p}"))
+        .chain(FIELDS.iter().map(|f| (*f).to_owned()))
+        .collect();
+    let help = match did_you_mean(name, candidates.iter().map(String::as_str)) {
+        Some(close) => format!("did you mean `${{{close}}}`?"),
+        None if name.starts_with(PARAMS_PREFIX) => "declare the parameter under `spec.parameters` (here or in a template this one extends), or use one that exists; write `$${` for a literal `${`".to_owned(),
+        None => "templates cannot read anything else (no environment, files or code); pass the value as a parameter, or write `$${` for a literal `${`".to_owned(),
+    };
+    Diagnostic::new(
+        &RULE,
+        format!(
+            "{what}: the injector leaves it as written, so every injected pod gets the literal text `${{{name}}}`"
+        ),
+    )
+    .label("unknown reference")
+    .help(help)
+}
