@@ -57,6 +57,7 @@ fn main() {
     let lint_options = LintOptions {
         default_namespace: "default".to_owned(),
         no_suppressions: false,
+        kubernetes_version: None,
     };
 
     // Load: the workspace of the first run stays alive for the RSS reading

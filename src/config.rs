@@ -256,6 +256,19 @@ impl Config {
         Ok(config)
     }
 
+    /// `kubernetesVersion` as (major, minor); `None` when unset or unreadable.
+    pub fn kubernetes_version(&self) -> Option<(u64, u64)> {
+        let text = self
+            .kubernetes_version
+            .as_deref()?
+            .trim()
+            .trim_start_matches('v');
+        let mut parts = text.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().unwrap_or("0").parse().ok()?;
+        Some((major, minor))
+    }
+
     /// The severity a rule reports at, `None` when turned off.
     pub fn severity(&self, rule: &rules::Rule) -> Option<Severity> {
         match self.rules.get(rule.id) {

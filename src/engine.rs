@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::checks::{self, CheckInput};
 use crate::diagnostic::Diagnostic;
 use crate::injectors::own::catalog::{self, Catalog};
 use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
@@ -13,6 +14,7 @@ use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
 use crate::load::Workspace;
 use crate::model::namespace::Namespaces;
+use crate::model::selector::Labels;
 use crate::model::workload::Workload;
 use crate::rules::{namespaced_policy_reach, parameter_value_rejected, uncovered_namespace};
 use crate::source::FileId;
@@ -67,8 +69,18 @@ impl Simulation {
     }
 }
 
+/// Settings of a simulation.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Namespace of objects that name none.
+    pub default_namespace: String,
+    /// `kubernetesVersion` of the configuration (major, minor).
+    pub kubernetes_version: Option<(u64, u64)>,
+}
+
 /// Simulates every workload of `ws`.
-pub fn simulate(ws: &Workspace, default_namespace: &str) -> Simulation {
+pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
+    let default_namespace = settings.default_namespace.as_str();
     let (catalog, mut diagnostics) = Catalog::build(&ws.objects);
     let policies: Vec<Policy> = ws
         .objects
@@ -91,7 +103,7 @@ pub fn simulate(ws: &Workspace, default_namespace: &str) -> Simulation {
         .enumerate()
         .filter_map(|(i, object)| {
             let workload = Workload::of(object, default_namespace)?;
-            Some(simulate_one(&ctx, i, &workload))
+            Some(simulate_one(&ctx, settings, i, &workload))
         })
         .collect();
     let mut workloads = Vec::with_capacity(per_workload.len());
@@ -107,6 +119,7 @@ pub fn simulate(ws: &Workspace, default_namespace: &str) -> Simulation {
 
 fn simulate_one(
     ctx: &Context<'_>,
+    settings: &Settings,
     index: usize,
     workload: &Workload<'_>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
@@ -146,6 +159,24 @@ fn simulate_one(
                 rejected.parameter, rejected.annotation, rejected.problem
             ));
         }
+        let no_labels = Labels::new();
+        let namespace_labels = ctx
+            .namespaces
+            .get(&workload.namespace)
+            .map_or(&no_labels, |ns| &ns.labels);
+        decision
+            .diagnostics
+            .extend(checks::check_injected(&CheckInput {
+                workload,
+                objects: ctx.objects,
+                namespace_labels,
+                catalog: ctx.catalog,
+                template,
+                pod_before: &pod_before,
+                pod_after: &injection.pod,
+                added: &injection.added,
+                kubernetes_version: settings.kubernetes_version,
+            }));
         added = Some(injection.added);
         pod_after = Some(injection.pod);
     }

@@ -10,6 +10,7 @@
 //!
 //! `load` and `lint` drive the pipeline; `cli` is the thin layer on top.
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

@@ -19,6 +19,8 @@ pub struct LintOptions {
     pub default_namespace: String,
     /// Ignore every suppression annotation (for protected branches).
     pub no_suppressions: bool,
+    /// `kubernetesVersion` (major, minor), for version-dependent checks.
+    pub kubernetes_version: Option<(u64, u64)>,
 }
 
 /// The findings of a run, its counts, and the simulated workloads.
@@ -43,7 +45,11 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         .collect();
     diagnostics.extend(per_object.into_iter().flatten());
     diagnostics.extend(duplicate_object::check(&ws.objects, ns));
-    let mut simulation = engine::simulate(ws, ns);
+    let settings = engine::Settings {
+        default_namespace: ns.to_owned(),
+        kubernetes_version: options.kubernetes_version,
+    };
+    let mut simulation = engine::simulate(ws, &settings);
     diagnostics.append(&mut simulation.diagnostics);
 
     if !options.no_suppressions {

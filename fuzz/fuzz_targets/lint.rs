@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
             default_namespace: "default".to_owned(),
             // Both ways, decided by the input.
             no_suppressions: data.len() % 7 == 3,
+            kubernetes_version: None,
         },
     );
     common::check_diagnostics(&ws.sources, &outcome.diagnostics);

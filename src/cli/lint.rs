@@ -105,6 +105,7 @@ fn run(global: &GlobalArgs, args: &RunArgs, command: &str, extra: &HumanOptions)
         &LintOptions {
             default_namespace,
             no_suppressions: args.no_suppressions,
+            kubernetes_version: config.kubernetes_version(),
         },
     );
     let mut report = Report::new(

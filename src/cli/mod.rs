@@ -5,6 +5,8 @@
 
 mod info;
 mod lint;
+mod render;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,6 +114,10 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Work out, for every workload, which injectors fire, why, and what the injected pod looks like
     Simulate(lint::SimulateArgs),
+    /// Inject manually: the same manifests, workloads mutated, on stdout or into a directory
+    Render(render::RenderArgs),
+    /// Run the InjectionTest golden tests of a directory
+    Test(test::TestArgs),
     /// List the rules
     Rules(info::RulesArgs),
     /// Explain a rule: what it finds, why it matters at admission, an example, how to fix
@@ -149,6 +155,8 @@ pub fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Lint(args) => lint::lint_command(&cli.global, args),
         Command::Simulate(args) => lint::simulate_command(&cli.global, args),
+        Command::Render(args) => render::run(&cli.global, args),
+        Command::Test(args) => test::run(&cli.global, args),
         Command::Rules(args) => info::rules(args),
         Command::Explain(args) => info::explain(args),
         Command::Schema(args) => info::schema(args),

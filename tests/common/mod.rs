@@ -23,6 +23,7 @@ pub fn lint_paths(paths: &[PathBuf]) -> (Workspace, LintOutcome) {
         &LintOptions {
             default_namespace: "default".into(),
             no_suppressions: false,
+            kubernetes_version: None,
         },
     );
     (ws, outcome)
