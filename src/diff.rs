@@ -83,10 +83,18 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
             }
             for (key, vb) in b {
                 if !a.contains_key(key) {
-                    out.push(Change::Added {
-                        path: join(path, key),
-                        value: vb.clone(),
-                    });
+                    // A new mapping or list of named entries reads best
+                    // entry by entry; an empty one is shown as it is.
+                    let empty = matches!(vb, Value::Object(m) if m.is_empty())
+                        || matches!(vb, Value::Array(v) if v.is_empty());
+                    if empty {
+                        out.push(Change::Added {
+                            path: join(path, key),
+                            value: vb.clone(),
+                        });
+                    } else {
+                        walk(&join(path, key), &empty_like(vb), vb, out);
+                    }
                 }
             }
         }
@@ -128,12 +136,26 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
                 }
             }
         }
+        (Value::Null, b) if !b.is_null() => out.push(Change::Added {
+            path: path.to_owned(),
+            value: b.clone(),
+        }),
         (a, b) if a != b => out.push(Change::Changed {
             path: path.to_owned(),
             before: a.clone(),
             after: b.clone(),
         }),
         _ => {}
+    }
+}
+
+/// Where a value has no counterpart: an empty mapping or list of named
+/// entries (so each entry shows as added), else `null`.
+fn empty_like(value: &Value) -> Value {
+    match value {
+        Value::Array(items) if named(items) => Value::Array(Vec::new()),
+        Value::Object(_) => Value::Object(serde_json::Map::new()),
+        _ => Value::Null,
     }
 }
 
@@ -168,9 +190,18 @@ mod tests {
             [
                 "~ spec.containers[web].image: \"a\" → \"b\"",
                 "+ spec.containers[proxy]: {\"name\":\"proxy\",\"image\":\"p\"}",
-                "+ metadata: {\"annotations\":{\"x\":\"1\"}}",
+                "+ metadata.annotations.x: \"1\"",
             ]
         );
+    }
+
+    #[test]
+    fn empty_additions_are_shown() {
+        let lines: Vec<String> = diff(&json!({}), &json!({"a": {}, "b": []}))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(lines, ["+ a: {}", "+ b: []"]);
     }
 
     #[test]
