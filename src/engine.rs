@@ -48,8 +48,9 @@ pub struct WorkloadResult {
     /// Start of the object, for reports.
     pub offset: usize,
     pub injectors: Vec<InjectorResult>,
-    /// The pod template before and after injection (only when injected).
-    pub pod_before: Value,
+    /// The pod template before and after injection (only when injected:
+    /// a large run keeps no copies of pods nothing happens to).
+    pub pod_before: Option<Value>,
     pub pod_after: Option<Value>,
 }
 
@@ -125,14 +126,15 @@ fn simulate_one(
 ) -> (WorkloadResult, Vec<Diagnostic>) {
     let object = workload.object;
     let mut decision = decide::decide(ctx, workload);
-    let pod_before = workload.pod.to_json();
+    let mut pod_before = None;
     let mut pod_after = None;
     let mut added = None;
     let policy_name = decision.policy.map(|i| ctx.policies[i].display_name());
     let template = decision.template.and_then(|i| ctx.catalog.resolved(i));
     if let (Outcome::Inject, Some(template)) = (decision.outcome, template) {
+        let before = workload.pod.to_json();
         let injection = mutate::inject(
-            &pod_before,
+            &before,
             template,
             policy_name.as_deref(),
             &PodFacts {
@@ -172,13 +174,14 @@ fn simulate_one(
                 namespace_labels,
                 catalog: ctx.catalog,
                 template,
-                pod_before: &pod_before,
+                pod_before: &before,
                 pod_after: &injection.pod,
                 added: &injection.added,
                 kubernetes_version: settings.kubernetes_version,
             }));
         added = Some(injection.added);
         pod_after = Some(injection.pod);
+        pod_before = Some(before);
     }
     let result = WorkloadResult {
         object: index,

@@ -158,9 +158,11 @@ fn write_workloads(
     }
     if options.diff {
         for w in workloads {
-            let Some(after) = &w.pod_after else { continue };
+            let (Some(before), Some(after)) = (&w.pod_before, &w.pod_after) else {
+                continue;
+            };
             writeln!(out, "{}/{}/{}:", w.kind, w.namespace, w.name)?;
-            for change in crate::diff::diff(&w.pod_before, after) {
+            for change in crate::diff::diff(before, after) {
                 writeln!(out, "  {change}")?;
             }
         }
