@@ -1,10 +1,14 @@
-//! `kubectl inject test [DIR]` (IN PROGRESS: being written).
+//! `kubectl inject test [DIR]`: runs the InjectionTest golden tests (see
+//! [`crate::golden`]).
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{GlobalArgs, Outcome, fail};
+use crate::config::Config;
+use crate::golden::run_all;
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -17,6 +21,26 @@ pub struct TestArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: TestArgs) -> Outcome {
-    let _ = (global, args);
-    fail(miette::miette!("test is not available in this build"))
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let config = match Config::discover(global.config.as_deref(), &cwd) {
+        Ok(config) => config,
+        Err(error) => return fail(*error),
+    };
+    if !args.dir.is_dir() {
+        return fail(miette::miette!("{}: no such directory", args.dir.display()));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let summary = match run_all(&args.dir, &config, args.update, &mut out) {
+        Ok(summary) => summary,
+        Err(message) => return fail(miette::miette!("{message}")),
+    };
+    let _ = out.flush();
+    if summary.errors > 0 {
+        Outcome::Failure
+    } else if summary.failed > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    }
 }

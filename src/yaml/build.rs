@@ -256,34 +256,51 @@ impl<'t> Builder<'t> {
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let end = self.trim_end(range.end);
+                // A flow collection ends at its bracket; a block collection's
+                // end event sits wherever the next token is (after blank
+                // lines and comments), so it ends at its last child instead.
+                let flow = !range.is_empty();
+                let empty_end = self.trim_end(range.end);
+                let text = self.text;
+                let end = |children_end: Option<usize>| match (flow, children_end) {
+                    (true, _) => range.end,
+                    // A block scalar's span takes in its line break; stop before it.
+                    (false, Some(end)) => text[..end.min(text.len())].trim_end().len(),
+                    (false, None) => empty_end,
+                };
                 let node = match self.stack.pop() {
                     Some(Frame::Seq {
                         start,
                         anchor,
                         items,
-                    }) => (
-                        anchor,
-                        Node {
-                            span: start..end.max(start),
-                            value: Value::Seq(items),
-                            plain: false,
-                        },
-                    ),
+                    }) => {
+                        let end = end(items.iter().map(|n| n.span.end).max());
+                        (
+                            anchor,
+                            Node {
+                                span: start..end.max(start),
+                                value: Value::Seq(items),
+                                plain: false,
+                            },
+                        )
+                    }
                     Some(Frame::Map {
                         start,
                         anchor,
                         entries,
                         merges,
                         ..
-                    }) => (
-                        anchor,
-                        Node {
-                            span: start..end.max(start),
-                            value: Value::Map(apply_merges(entries, merges)),
-                            plain: false,
-                        },
-                    ),
+                    }) => {
+                        let end = end(entries.iter().map(|e| self.entry_end(e)).max());
+                        (
+                            anchor,
+                            Node {
+                                span: start..end.max(start),
+                                value: Value::Map(apply_merges(entries, merges)),
+                                plain: false,
+                            },
+                        )
+                    }
                     None => return Ok(Step::Continue),
                 };
                 let (anchor, node) = node;
@@ -411,8 +428,23 @@ impl<'t> Builder<'t> {
         Ok(())
     }
 
-    /// Collection ends are reported at the start of whatever follows; pull
-    /// them back over whitespace so spans end at the last character.
+    /// Where an entry's text ends: its value, or for `key:` with no value,
+    /// the colon.
+    fn entry_end(&self, entry: &Entry) -> usize {
+        if !entry.value.span.is_empty() {
+            return entry.value.span.end.max(entry.key_span.end);
+        }
+        let end = entry.key_span.end.min(self.text.len());
+        let rest = &self.text[end..];
+        let blanks = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        if rest[blanks..].starts_with(':') {
+            end + blanks + 1
+        } else {
+            end
+        }
+    }
+
+    /// An empty block collection: pull its end back over whitespace.
     fn trim_end(&self, end: usize) -> usize {
         let end = end.min(self.text.len());
         let trimmed = self.text[..end].trim_end();
@@ -671,6 +703,16 @@ mod tests {
             s
         });
         assert!(parse(&text).problems[0].kind.is_fatal());
+    }
+
+    #[test]
+    fn block_collections_end_at_their_last_child() {
+        let text = "a:\n  b: 1\n  c:\n\n# trailing comment\nd: [1, 2]  # flow\ne:\n  - x\n\n";
+        let root = &parse(text).documents[0].1;
+        assert_eq!(&text[root.get("a").unwrap().span.clone()], "b: 1\n  c:");
+        assert_eq!(&text[root.get("d").unwrap().span.clone()], "[1, 2]");
+        assert_eq!(&text[root.get("e").unwrap().span.clone()], "- x");
+        assert!(text[root.span.clone()].ends_with("- x"));
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! End-to-end runs of `render` over `tests/fixtures/simulate/`: injected
+//! workloads are mutated, everything else is copied byte for byte, and
+//! rendering the output again changes nothing.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use kubectl_inject::yaml::{Limits, Node, parse_stream};
+
+const FIXTURE: &str = "tests/fixtures/simulate";
+const FILES: [&str; 3] = ["namespaces.yaml", "policy.yaml", "workloads.yaml"];
+const STATUS: &str = "kubectl-inject.dev/status";
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn render(cwd: &Path, args: &[&str]) -> Run {
+    let output = Command::cargo_bin("kubectl-inject")
+        .unwrap()
+        .current_dir(cwd)
+        .arg("render")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn documents(text: &str) -> Vec<Node> {
+    let parsed = parse_stream(text, &Limits::default());
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    parsed.documents.into_iter().map(|(_, root)| root).collect()
+}
+
+/// `kind/name` of a document.
+fn id(node: &Node) -> String {
+    let name = node
+        .get("metadata")
+        .and_then(|m| m.get_str("name"))
+        .unwrap_or_default();
+    format!("{}/{name}", node.get_str("kind").unwrap_or_default())
+}
+
+/// The pod template's annotations of a rendered workload.
+fn pod_annotations(node: &Node) -> Option<&Node> {
+    let pointer = kubectl_inject::model::workload::pod_template_path(node.get_str("kind")?)?;
+    let (pod, _) = node.lookup_pointer(pointer)?;
+    pod.get("metadata")?.get("annotations")
+}
+
+fn container_names(node: &Node, field: &str) -> Vec<String> {
+    let pointer =
+        kubectl_inject::model::workload::pod_template_path(node.get_str("kind").unwrap()).unwrap();
+    let (pod, _) = node.lookup_pointer(pointer).unwrap();
+    pod.get("spec")
+        .and_then(|s| s.get(field))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.get_str("name").map(str::to_owned))
+        .collect()
+}
+
+fn is_injected(node: &Node) -> bool {
+    pod_annotations(node).is_some_and(|a| a.get(STATUS).is_some())
+}
+
+/// Every input document's text, in the order render prints them.
+fn input_documents() -> Vec<(String, Node)> {
+    let mut out = Vec::new();
+    for file in FILES {
+        let text = std::fs::read_to_string(repo().join(FIXTURE).join(file)).unwrap();
+        let parsed = parse_stream(&text, &Limits::default());
+        for (_, root) in parsed.documents {
+            out.push((text[root.span.clone()].to_owned(), root));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_document_in_order_workloads_mutated() {
+    let run = render(repo(), &[FIXTURE]);
+    assert_eq!(run.code, Some(1), "the fixture has one deliberate INJ101");
+    assert!(run.stderr.contains("INJ101"), "{}", run.stderr);
+    let output = documents(&run.stdout);
+    let inputs = input_documents();
+    assert_eq!(
+        output.iter().map(id).collect::<Vec<_>>(),
+        inputs.iter().map(|(_, n)| id(n)).collect::<Vec<_>>()
+    );
+
+    let injected: Vec<String> = output.iter().filter(|n| is_injected(n)).map(id).collect();
+    assert!(
+        injected.contains(&"Deployment/web".to_owned()),
+        "{injected:?}"
+    );
+    assert!(injected.contains(&"Job/opt-in".to_owned()), "{injected:?}");
+    for skipped in ["DaemonSet/node-agent", "CronJob/report", "ReplicaSet/old"] {
+        assert!(
+            !injected.contains(&skipped.to_owned()),
+            "{skipped} is skipped"
+        );
+    }
+
+    for ((text, input), rendered) in inputs.iter().zip(&output) {
+        if is_injected(rendered) {
+            let before = container_names(input, "containers");
+            let after = container_names(rendered, "containers");
+            let init = container_names(rendered, "initContainers");
+            assert!(
+                after.len() + init.len() > before.len(),
+                "{}: {after:?} {init:?}",
+                id(rendered)
+            );
+            assert!(after.contains(&"proxy".to_owned()) || init.contains(&"proxy".to_owned()));
+            for name in &before {
+                assert!(after.contains(name), "{} keeps {name}", id(rendered));
+            }
+            assert_eq!(rendered.get_str("kind"), input.get_str("kind"));
+        } else {
+            // Skipped workloads and everything else: copied byte for byte.
+            assert!(
+                run.stdout.contains(text.as_str()),
+                "{} unchanged",
+                id(input)
+            );
+        }
+    }
+    // Comments survive.
+    assert!(
+        run.stdout
+            .contains("# Templates with inheritance, parameters and a canary")
+    );
+}
+
+#[test]
+fn rendering_twice_changes_nothing() {
+    let first = render(repo(), &[FIXTURE]);
+    let dir = tempfile::tempdir().unwrap();
+    // One file holds the whole rendered stream.
+    std::fs::write(dir.path().join("rendered.yaml"), &first.stdout).unwrap();
+    let second = render(dir.path(), &["rendered.yaml"]);
+    assert_eq!(second.code, first.code);
+    assert_eq!(second.stdout, first.stdout);
+
+    // And file by file through --output-dir.
+    let out = tempfile::tempdir().unwrap();
+    let run = render(
+        repo(),
+        &["--output-dir", out.path().to_str().unwrap(), FIXTURE],
+    );
+    assert_eq!(run.code, Some(1));
+    let again = render(out.path(), &["tests/fixtures/simulate"]);
+    assert_eq!(again.stdout, first.stdout);
+}
+
+#[test]
+fn output_dir_mirrors_the_input_tree() {
+    let out = tempfile::tempdir().unwrap();
+    let run = render(
+        repo(),
+        &["--output-dir", out.path().to_str().unwrap(), FIXTURE],
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let stdout = render(repo(), &[FIXTURE]).stdout;
+    let mut joined = Vec::new();
+    for file in FILES {
+        let written = out.path().join(FIXTURE).join(file);
+        assert!(run.stderr.contains(&written.display().to_string()));
+        let text = std::fs::read_to_string(&written).unwrap();
+        joined.push(text);
+    }
+    assert_eq!(joined.join("---\n"), stdout);
+    // An unchanged file is copied as is.
+    assert_eq!(
+        std::fs::read_to_string(out.path().join(FIXTURE).join("namespaces.yaml")).unwrap(),
+        std::fs::read_to_string(repo().join(FIXTURE).join("namespaces.yaml")).unwrap()
+    );
+}
+
+/// The fixture plus a JSON file and a `List`, in a directory of their own.
+fn workspace_with_json_and_list() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    for file in FILES {
+        std::fs::copy(repo().join(FIXTURE).join(file), manifests.join(file)).unwrap();
+    }
+    std::fs::write(
+        manifests.join("api.json"),
+        r#"{
+  "apiVersion": "apps/v1",
+  "kind": "Deployment",
+  "metadata": {"name": "api", "namespace": "shop"},
+  "spec": {
+    "template": {
+      "metadata": {"labels": {"app": "api"}},
+      "spec": {"containers": [{"name": "api", "image": "example/api:1.0"}]}
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        manifests.join("list.yaml"),
+        "# A list of two.\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: settings, namespace: shop}\n    data: {a: \"1\"}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: listed, namespace: shop}\n    spec:\n      template:\n        metadata: {labels: {app: listed}}\n        spec: {containers: [{name: listed, image: example/listed:1.0}]}\n# The end.\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn json_stays_json_and_lists_are_rewritten_whole() {
+    let dir = workspace_with_json_and_list();
+    let out = dir.path().join("out");
+    let run = render(dir.path(), &["--output-dir", "out", "manifests"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+
+    let json = std::fs::read_to_string(out.join("manifests/api.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let annotations = &value["spec"]["template"]["metadata"]["annotations"];
+    assert!(annotations.get(STATUS).is_some(), "{json}");
+    assert!(json.ends_with("}\n"));
+
+    let list = std::fs::read_to_string(out.join("manifests/list.yaml")).unwrap();
+    assert!(list.starts_with("# A list of two.\n"), "{list}");
+    assert!(list.ends_with("\n# The end.\n"), "{list}");
+    let docs = documents(&list);
+    assert_eq!(docs.len(), 1);
+    let items = docs[0].get("items").and_then(Node::as_seq).unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].get_str("kind"), Some("ConfigMap"));
+    assert!(is_injected(&items[1]), "{list}");
+
+    // Rendering the rendered tree again changes nothing.
+    let first = render(dir.path(), &["manifests"]);
+    let again = render(&out, &["manifests"]);
+    assert_eq!(again.stdout, first.stdout);
+}
+
+#[test]
+fn stdin_renders_to_stdout() {
+    let input = std::fs::read_to_string(repo().join(FIXTURE).join("workloads.yaml")).unwrap();
+    let output = Command::cargo_bin("kubectl-inject")
+        .unwrap()
+        .current_dir(repo())
+        .args(["render", "-", "tests/fixtures/simulate/namespaces.yaml"])
+        .args(["tests/fixtures/simulate/policy.yaml"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let docs = documents(&stdout);
+    assert!(docs.iter().any(is_injected));
+}
+
+#[test]
+fn a_missing_path_is_a_failure() {
+    let run = render(repo(), &["tests/fixtures/does-not-exist"]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stdout.is_empty());
+}
