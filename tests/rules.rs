@@ -65,4 +65,12 @@ fixture_tests! {
     inj102_template_inheritance_cycle => "INJ102",
     inj104_parameter_value_rejected => "INJ104",
     inj108_unknown_interpolation => "INJ108",
+    inj301_pod_security_violation => "INJ301",
+    inj303_injected_port_collision => "INJ303",
+    inj304_injected_name_collision => "INJ304",
+    inj305_sidecar_already_present => "INJ305",
+    inj306_injected_image_unpinned => "INJ306",
+    inj308_quota_cannot_hold_sidecars => "INJ308",
+    inj310_pod_annotations_too_large => "INJ310",
+    inj311_native_sidecar_on_old_kubernetes => "INJ311",
 }

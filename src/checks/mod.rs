@@ -1,15 +1,35 @@
 //! Checks of the injected pod (INJ3xx): does it still pass the namespace's
 //! rules once the sidecars are in? Each rule reads a [`CheckInput`] and
 //! returns diagnostics; none of them walks files or prints.
+//!
+//! The injected entries are found by position: the mutation puts the
+//! template's init containers first in `initContainers` (then its sidecars
+//! when they are native), its sidecars last in `containers` and its volumes
+//! last in `volumes`, in the template's order (see `mutate::inject`). So each
+//! injected entry is known both as it lands in the pod (interpolated) and by
+//! its index in the resolved template, which the catalogue maps to the file
+//! that defines it.
+
+use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, ObjectRef};
 use crate::injectors::own::catalog::{Catalog, ResolvedTemplate};
 use crate::injectors::own::mutate::Added;
+use crate::injectors::own::template::Section;
 use crate::model::Object;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
+use crate::source::FileId;
+
+mod annotations;
+mod images;
+mod names;
+mod native;
+mod pod_security;
+mod ports;
+mod quota;
 
 /// Everything the post-injection checks of one workload may read.
 pub struct CheckInput<'a> {
@@ -30,6 +50,243 @@ pub struct CheckInput<'a> {
 
 /// Runs every post-injection check.
 pub fn check_injected(input: &CheckInput<'_>) -> Vec<Diagnostic> {
-    let _ = input;
-    Vec::new()
+    let mut out = pod_security::check(input);
+    out.extend(names::check(input));
+    out.extend(ports::check(input));
+    out.extend(images::check(input));
+    out.extend(native::check(input));
+    out.extend(annotations::check(input));
+    out.extend(quota::check(input));
+    out
+}
+
+/// One entry the injection added, as it lands in the pod.
+pub(crate) struct InjectedEntry<'a> {
+    /// The template section it comes from.
+    pub section: Section,
+    /// Its index in that section of the resolved template.
+    pub index: usize,
+    /// The pod list it lands in (`containers`, `initContainers`, `volumes`).
+    pub pod_list: &'static str,
+    /// The entry, interpolated.
+    pub value: &'a Value,
+}
+
+impl InjectedEntry<'_> {
+    pub fn name(&self) -> &str {
+        self.value.get("name").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// A JSON pointer into the resolved template (for [`Catalog::source`]).
+    pub fn template_pointer(&self, tail: &str) -> String {
+        format!("/{}/{}{tail}", self.section.key(), self.index)
+    }
+
+    /// Whether it runs beside the app (a sidecar, native or not).
+    pub fn long_running(&self) -> bool {
+        match self.pod_list {
+            "containers" => true,
+            "initContainers" => {
+                self.value.get("restartPolicy").and_then(Value::as_str) == Some("Always")
+            }
+            _ => false,
+        }
+    }
+
+    pub fn is_container(&self) -> bool {
+        self.section != Section::Volumes
+    }
+}
+
+fn pod_list<'a>(pod: &'a Value, list: &str) -> &'a [Value] {
+    pod.get("spec")
+        .and_then(|s| s.get(list))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+impl<'a> CheckInput<'a> {
+    /// Every entry the injection added, containers (init first) then volumes.
+    pub(crate) fn injected(&self) -> Vec<InjectedEntry<'a>> {
+        let t = self.template;
+        let mut out = Vec::new();
+        let init = pod_list(self.pod_after, "initContainers");
+        let n_init = t.init_containers.len();
+        for index in 0..n_init {
+            if let Some(value) = init.get(index) {
+                out.push(InjectedEntry {
+                    section: Section::InitContainers,
+                    index,
+                    pod_list: "initContainers",
+                    value,
+                });
+            }
+        }
+        let n = t.containers.len();
+        let (list, start, pod_list_name) = if t.native_sidecar {
+            (init, n_init, "initContainers")
+        } else {
+            let c = pod_list(self.pod_after, "containers");
+            (c, c.len().saturating_sub(n), "containers")
+        };
+        for index in 0..n {
+            if let Some(value) = list.get(start + index) {
+                out.push(InjectedEntry {
+                    section: Section::Containers,
+                    index,
+                    pod_list: pod_list_name,
+                    value,
+                });
+            }
+        }
+        let volumes = pod_list(self.pod_after, "volumes");
+        let start = volumes.len().saturating_sub(t.volumes.len());
+        for index in 0..t.volumes.len() {
+            if let Some(value) = volumes.get(start + index) {
+                out.push(InjectedEntry {
+                    section: Section::Volumes,
+                    index,
+                    pod_list: "volumes",
+                    value,
+                });
+            }
+        }
+        out
+    }
+
+    /// The workload's own entries of a pod list (after undoing an earlier
+    /// injection), with their pointer in the workload's pod node.
+    pub(crate) fn own_entries(&self, list: &str) -> Vec<(String, &'a Value)> {
+        let all = pod_list(self.pod_after, list);
+        let injected = self.injected();
+        let ours: Vec<*const Value> = injected
+            .iter()
+            .filter(|e| e.pod_list == list)
+            .map(|e| e.value as *const Value)
+            .collect();
+        all.iter()
+            .filter(|v| !ours.contains(&(*v as *const Value)))
+            .filter_map(|v| {
+                let name = v.get("name").and_then(Value::as_str)?;
+                let k = self.own_index(list, name)?;
+                Some((format!("{}/spec/{list}/{k}", self.workload.pod_path), v))
+            })
+            .collect()
+    }
+
+    /// Index of the workload's own entry `name` in its pod list (as written).
+    fn own_index(&self, list: &str, name: &str) -> Option<usize> {
+        self.workload
+            .pod
+            .get("spec")?
+            .get(list)?
+            .as_seq()?
+            .iter()
+            .position(|n| n.get_str("name") == Some(name))
+    }
+
+    /// Span of the node at `pointer` (from the object root) in the workload's
+    /// file.
+    pub(crate) fn workload_span(&self, pointer: &str) -> Option<Range<usize>> {
+        self.workload
+            .object
+            .root
+            .lookup_pointer(pointer)
+            .map(|(n, _)| n.span.clone())
+    }
+
+    /// Where a piece of the resolved template is defined: file, span and the
+    /// pointer in the defining object.
+    pub(crate) fn template_span(&self, pointer: &str) -> Option<(FileId, Range<usize>, String)> {
+        let (t, ptr) = self.catalog.source(self.template, pointer)?;
+        let (file, span) = self.catalog.locate(self.objects, t, &ptr)?;
+        Some((file, span, ptr))
+    }
+
+    /// The workload as a finding's object.
+    pub(crate) fn object_ref(&self) -> Option<ObjectRef> {
+        Some(self.workload.object.object_ref(&self.workload.namespace))
+    }
+
+    /// `Kind/namespace/name` of the workload.
+    pub(crate) fn display(&self) -> String {
+        self.workload.display_name()
+    }
+
+    /// A finding at the workload's node `pointer` (falling back to its name).
+    pub(crate) fn at_workload(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
+        let object = self.workload.object;
+        let span = self
+            .workload_span(pointer)
+            .unwrap_or_else(|| object.name_span());
+        d.at(object.file, span)
+            .object(self.object_ref())
+            .path(pointer.to_owned())
+    }
+
+    /// A finding at the template's definition of `pointer` (a pointer into
+    /// the resolved template), falling back to the workload's name.
+    pub(crate) fn at_template(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
+        match self.template_span(pointer) {
+            Some((file, span, path)) => {
+                let t = self.catalog.source(self.template, pointer).map(|(t, _)| t);
+                let object = t.map(|t| self.catalog.object(self.objects, t));
+                d.at(file, span)
+                    .object(object.map(|o| o.object_ref("")))
+                    .path(path)
+            }
+            None => self.at_workload(d, "/metadata/name"),
+        }
+    }
+
+    /// Adds a label at the template's definition of `pointer`, if found.
+    pub(crate) fn label_template(
+        &self,
+        d: Diagnostic,
+        pointer: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        match self.template_span(pointer) {
+            Some((file, span, _)) => d.with_label(file, span, message),
+            None => d,
+        }
+    }
+}
+
+/// The repository of an image reference (no tag, no digest).
+pub(crate) fn image_repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+/// An integer field that may be written as a number or (after
+/// interpolation) a string of digits.
+pub(crate) fn as_int(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_repositories() {
+        assert_eq!(
+            image_repository("envoyproxy/envoy:v1.31.0"),
+            "envoyproxy/envoy"
+        );
+        assert_eq!(
+            image_repository("localhost:5000/envoy"),
+            "localhost:5000/envoy"
+        );
+        assert_eq!(
+            image_repository("localhost:5000/envoy:1@sha256:abc"),
+            "localhost:5000/envoy"
+        );
+    }
 }

@@ -9,12 +9,20 @@ use crate::diagnostic::Severity;
 
 pub mod duplicate_key;
 pub mod duplicate_object;
+pub mod injected_image_unpinned;
+pub mod injected_name_collision;
+pub mod injected_port_collision;
 pub mod invalid_yaml;
 pub mod namespaced_policy_reach;
+pub mod native_sidecar_on_old_kubernetes;
 pub mod parameter_value_rejected;
+pub mod pod_annotations_too_large;
 pub mod pod_override_not_allowed;
+pub mod pod_security_violation;
 pub mod policy_conflict;
+pub mod quota_cannot_hold_sidecars;
 pub mod schema_violation;
+pub mod sidecar_already_present;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
 pub mod uncovered_namespace;
@@ -68,14 +76,22 @@ pub static RULES: &[&Rule] = &[
     &template_inheritance_cycle::RULE,
     &parameter_value_rejected::RULE,
     &unknown_interpolation::RULE,
+    &injected_port_collision::RULE,
+    &injected_name_collision::RULE,
+    &sidecar_already_present::RULE,
+    &injected_image_unpinned::RULE,
+    &native_sidecar_on_old_kubernetes::RULE,
+    &pod_annotations_too_large::RULE,
+    &pod_security_violation::RULE,
+    &quota_cannot_hold_sidecars::RULE,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
 pub const RESERVED: &[&str] = &[
     "INJ201", "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209",
-    "INJ211", "INJ212", "INJ301", "INJ302", "INJ303", "INJ304", "INJ305", "INJ306", "INJ307",
-    "INJ308", "INJ309", "INJ310", "INJ311", "INJ401", "INJ402", "INJ403", "INJ404", "INJ405",
+    "INJ211", "INJ212", "INJ302", "INJ307", "INJ309", "INJ401", "INJ402", "INJ403", "INJ404",
+    "INJ405",
 ];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).

@@ -1,0 +1,25 @@
+//! INJ305: a workload that already carries the sidecar by hand and would
+//! get it again.
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+pub const RULE: super::Rule = super::Rule {
+    id: "INJ305",
+    name: "sidecar-already-present",
+    severity: Severity::Error,
+    summary: "a workload that already carries the sidecar by hand and would get it again",
+    explain: include_str!("sidecar_already_present.md"),
+};
+
+pub fn new(workload: &str, name: &str, repository: &str, template: &str) -> Diagnostic {
+    Diagnostic::new(
+        &RULE,
+        format!(
+            "{workload}: container `{name}` ({repository}) is the sidecar that template `{template}` injects, added by hand; the injector adds it again and the API server rejects the pod (duplicate container name)"
+        ),
+    )
+    .label("the sidecar, added by hand")
+    .help(
+        "remove the hand-written sidecar and let the injector add it, or opt the workload out of injection (`kubectl-inject.dev/inject: \"false\"` on its pod template)",
+    )
+}
