@@ -1,17 +1,19 @@
 //! Per-rule fixtures: `tests/fixtures/<RULE>/fires.yaml` makes the rule fire
 //! exactly at the positions its first line lists; `quiet.yaml` keeps the
-//! whole linter quiet. The rendered human and JSON reports of every
-//! `fires.yaml` are snapshots (`tests/snapshots/`).
+//! whole linter quiet. A directory may hold a `kubectl-inject.yaml` (e.g. a
+//! Kubernetes version) used for both. The rendered human and JSON reports of
+//! every `fires.yaml` are snapshots (`tests/snapshots/`).
 
 mod common;
 
-use common::{expected_positions, fixtures, lint_paths, positions, render};
+use common::{expected_positions, fixture_config, fixtures, lint_with, positions, render};
 use kubectl_inject::report::Format;
 
 fn check_fixture(rule: &str) {
     let dir = fixtures().join(rule);
+    let config = fixture_config(&dir);
     let fires = dir.join("fires.yaml");
-    let (ws, outcome) = lint_paths(std::slice::from_ref(&fires));
+    let (ws, outcome) = lint_with(std::slice::from_ref(&fires), &config);
     assert_eq!(
         positions(&ws, &outcome, rule),
         expected_positions(&fires),
@@ -23,7 +25,7 @@ fn check_fixture(rule: &str) {
     });
 
     let quiet = dir.join("quiet.yaml");
-    let (ws, outcome) = lint_paths(std::slice::from_ref(&quiet));
+    let (ws, outcome) = lint_with(std::slice::from_ref(&quiet), &config);
     assert!(
         outcome.diagnostics.is_empty(),
         "{rule} quiet.yaml must give no findings, got:\n{}",
@@ -61,6 +63,8 @@ fixture_tests! {
     inj106_uncovered_namespace => "INJ106",
     inj107_namespaced_policy_reach => "INJ107",
     inj210_pod_override_not_allowed => "INJ210",
+    inj302_injected_container_without_resources => "INJ302",
+    inj307_injected_container_without_readiness => "INJ307",
     inj101_unknown_template => "INJ101",
     inj102_template_inheritance_cycle => "INJ102",
     inj104_parameter_value_rejected => "INJ104",

@@ -30,6 +30,7 @@ mod native;
 mod pod_security;
 mod ports;
 mod quota;
+mod resources;
 
 /// Everything the post-injection checks of one workload may read.
 pub struct CheckInput<'a> {
@@ -57,6 +58,7 @@ pub fn check_injected(input: &CheckInput<'_>) -> Vec<Diagnostic> {
     out.extend(native::check(input));
     out.extend(annotations::check(input));
     out.extend(quota::check(input));
+    out.extend(resources::check(input));
     out
 }
 

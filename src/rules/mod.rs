@@ -9,6 +9,8 @@ use crate::diagnostic::Severity;
 
 pub mod duplicate_key;
 pub mod duplicate_object;
+pub mod injected_container_without_readiness;
+pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
 pub mod injected_port_collision;
@@ -72,6 +74,8 @@ pub static RULES: &[&Rule] = &[
     &uncovered_namespace::RULE,
     &namespaced_policy_reach::RULE,
     &pod_override_not_allowed::RULE,
+    &injected_container_without_resources::RULE,
+    &injected_container_without_readiness::RULE,
     &unknown_template::RULE,
     &template_inheritance_cycle::RULE,
     &parameter_value_rejected::RULE,
@@ -90,8 +94,7 @@ pub static RULES: &[&Rule] = &[
 /// configuration may already set them; they never fire in this build.
 pub const RESERVED: &[&str] = &[
     "INJ201", "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209",
-    "INJ211", "INJ212", "INJ302", "INJ307", "INJ309", "INJ401", "INJ402", "INJ403", "INJ404",
-    "INJ405",
+    "INJ211", "INJ212", "INJ309", "INJ401", "INJ402", "INJ403", "INJ404", "INJ405",
 ];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).

@@ -16,17 +16,33 @@ pub fn fixtures() -> PathBuf {
 
 /// Loads and lints `paths` with the default configuration, as `lint` does.
 pub fn lint_paths(paths: &[PathBuf]) -> (Workspace, LintOutcome) {
+    lint_with(paths, &Config::default())
+}
+
+/// Loads and lints `paths` with `config`.
+pub fn lint_with(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome) {
     let ws = load(paths, &LoadOptions::default(), std::io::empty()).expect("paths exist");
     let outcome = lint(
         &ws,
-        &Config::default(),
+        config,
         &LintOptions {
-            default_namespace: "default".into(),
+            default_namespace: config.namespace.clone().unwrap_or_else(|| "default".into()),
             no_suppressions: false,
-            kubernetes_version: None,
+            kubernetes_version: config.kubernetes_version(),
         },
     );
     (ws, outcome)
+}
+
+/// The configuration of a fixture directory: its `kubectl-inject.yaml`
+/// when it has one (e.g. a Kubernetes version), else the defaults.
+pub fn fixture_config(dir: &Path) -> Config {
+    let path = dir.join("kubectl-inject.yaml");
+    if path.is_file() {
+        Config::load(&path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+    } else {
+        Config::default()
+    }
 }
 
 /// Renders the outcome in a format, without colour, at 100 columns.
