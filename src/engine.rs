@@ -103,7 +103,7 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
         .par_iter()
         .enumerate()
         .filter_map(|(i, object)| {
-            let workload = Workload::of(object, default_namespace)?;
+            let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
             Some(simulate_one(&ctx, settings, i, &workload))
         })
         .collect();
@@ -153,7 +153,7 @@ fn simulate_one(
                 .map_or_else(|| object.name_span(), |n| n.span.clone());
             decision.diagnostics.push(
                 parameter_value_rejected::annotation(&workload.display_name(), rejected)
-                    .at(object.file, at)
+                    .at(workload.pod_object.file, at)
                     .object(Some(object.object_ref(&workload.namespace))),
             );
             decision.reasons.push(format!(

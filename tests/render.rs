@@ -8,7 +8,12 @@ use assert_cmd::Command;
 use kubectl_inject::yaml::{Limits, Node, parse_stream};
 
 const FIXTURE: &str = "tests/fixtures/simulate";
-const FILES: [&str; 3] = ["namespaces.yaml", "policy.yaml", "workloads.yaml"];
+const FILES: [&str; 4] = [
+    "more-kinds.yaml",
+    "namespaces.yaml",
+    "policy.yaml",
+    "workloads.yaml",
+];
 const STATUS: &str = "kubectl-inject.dev/status";
 
 struct Run {

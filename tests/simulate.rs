@@ -75,8 +75,13 @@ fn every_decision_step() {
     // A template that does not exist: the injector rejects the pod.
     assert_eq!(d("Rollout/shop/canary")["decision"], "deny");
     assert_eq!(r["diagnostics"][0]["rule"], "INJ101");
-    assert_eq!(r["summary"]["workloads"], 10);
-    assert_eq!(r["summary"]["injected"], 5);
+    // Every pod-carrying kind: an OpenShift DeploymentConfig, and an Argo
+    // Rollout whose pods come from the Deployment its workloadRef names.
+    assert_eq!(d("DeploymentConfig/shop/legacy-ui")["decision"], "inject");
+    assert_eq!(d("Rollout/cart/checkout")["decision"], "inject");
+    assert_eq!(d("Rollout/cart/checkout")["template"], "envoy-proxy@1.4.0");
+    assert_eq!(r["summary"]["workloads"], 13);
+    assert_eq!(r["summary"]["injected"], 8);
 }
 
 #[test]
@@ -133,7 +138,7 @@ fn human_output_is_a_table_then_findings() {
             && header.contains("TEMPLATE")
     );
     assert!(out.contains("Rollout/shop/canary"));
-    assert!(out.ends_with("simulate: 1 error, 0 warnings, 0 infos in 3 files (19 documents, 10 workloads, 5 injected)\n"), "{out}");
+    assert!(out.ends_with("simulate: 1 error, 0 warnings, 0 infos in 4 files (22 documents, 13 workloads, 8 injected)\n"), "{out}");
 }
 
 #[test]

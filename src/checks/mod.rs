@@ -187,11 +187,11 @@ impl<'a> CheckInput<'a> {
             .position(|n| n.get_str("name") == Some(name))
     }
 
-    /// Span of the node at `pointer` (from the object root) in the workload's
-    /// file.
+    /// Span of the node at `pointer` (from the root of the object holding
+    /// the pod template) in that object's file.
     pub(crate) fn workload_span(&self, pointer: &str) -> Option<Range<usize>> {
         self.workload
-            .object
+            .pod_object
             .root
             .lookup_pointer(pointer)
             .map(|(n, _)| n.span.clone())
@@ -217,11 +217,11 @@ impl<'a> CheckInput<'a> {
 
     /// A finding at the workload's node `pointer` (falling back to its name).
     pub(crate) fn at_workload(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
-        let object = self.workload.object;
-        let span = self
-            .workload_span(pointer)
-            .unwrap_or_else(|| object.name_span());
-        d.at(object.file, span)
+        let (file, span) = match self.workload_span(pointer) {
+            Some(span) => (self.workload.pod_object.file, span),
+            None => (self.workload.object.file, self.workload.object.name_span()),
+        };
+        d.at(file, span)
             .object(self.object_ref())
             .path(pointer.to_owned())
     }

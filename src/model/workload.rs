@@ -35,9 +35,12 @@ pub fn pod_template_path(kind: &str) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct Workload<'a> {
     pub object: &'a Object,
+    /// The object whose document holds the pod template: `object` itself,
+    /// or the Deployment an Argo Rollout names in `spec.workloadRef`.
+    pub pod_object: &'a Object,
     /// The pod template node (for a Pod, the Pod itself).
     pub pod: &'a Node,
-    /// JSON pointer of `pod` from the object root.
+    /// JSON pointer of `pod` from `pod_object`'s root.
     pub pod_path: &'static str,
     /// Namespace the pod lands in.
     pub namespace: String,
@@ -49,18 +52,25 @@ pub struct Workload<'a> {
 
 impl<'a> Workload<'a> {
     /// The workload view of `object`, or `None` for kinds without pods (and
-    /// Argo Rollouts that take their template from `spec.workloadRef`, which
-    /// the engine resolves with [`Workload::with_pod`]).
+    /// Argo Rollouts that take their template from `spec.workloadRef`: see
+    /// [`Workload::resolve`]).
     pub fn of(object: &'a Object, default_namespace: &str) -> Option<Workload<'a>> {
         let path = pod_template_path(&object.kind)?;
         let (pod, _) = object.root.lookup_pointer(path)?;
-        Some(Workload::with_pod(object, pod, path, default_namespace))
+        Some(Workload::with_pod(
+            object,
+            object,
+            pod,
+            path,
+            default_namespace,
+        ))
     }
 
-    /// A workload whose pod template is `pod` (found at `pod_path` in
-    /// `object`, or borrowed from another object for a `workloadRef`).
+    /// A workload whose pod template is `pod`, found at `pod_path` in
+    /// `pod_object` (the workload itself, or the object a `workloadRef` names).
     pub fn with_pod(
         object: &'a Object,
+        pod_object: &'a Object,
         pod: &'a Node,
         pod_path: &'static str,
         default_namespace: &str,
@@ -76,6 +86,7 @@ impl<'a> Workload<'a> {
             .to_owned();
         Workload {
             object,
+            pod_object,
             pod,
             pod_path,
             namespace: object
@@ -89,6 +100,39 @@ impl<'a> Workload<'a> {
                 .and_then(|s| s.get("hostNetwork"))
                 .is_some_and(|n| n.value == crate::yaml::Value::Bool(true)),
         }
+    }
+
+    /// Like [`Workload::of`], and for an Argo Rollout with a
+    /// `spec.workloadRef` (`kind`, `name`; same namespace), the pod template
+    /// of the object it names among `objects`.
+    pub fn resolve(
+        object: &'a Object,
+        objects: &'a [Object],
+        default_namespace: &str,
+    ) -> Option<Workload<'a>> {
+        if let Some(workload) = Workload::of(object, default_namespace) {
+            return Some(workload);
+        }
+        if object.kind != "Rollout" {
+            return None;
+        }
+        let reference = object.root.get("spec")?.get("workloadRef")?;
+        let (kind, name) = (reference.get_str("kind")?, reference.get_str("name")?);
+        let namespace = object.namespace.as_deref().unwrap_or(default_namespace);
+        let target = objects.iter().find(|o| {
+            o.kind == kind
+                && o.name == name
+                && o.namespace.as_deref().unwrap_or(default_namespace) == namespace
+        })?;
+        let path = pod_template_path(&target.kind)?;
+        let (pod, _) = target.root.lookup_pointer(path)?;
+        Some(Workload::with_pod(
+            object,
+            target,
+            pod,
+            path,
+            default_namespace,
+        ))
     }
 
     /// `Kind/namespace/name`, for tables and reasons.
@@ -133,6 +177,23 @@ mod tests {
         assert_eq!(w.service_account, "backup");
         assert!(w.host_network);
         assert_eq!(w.namespace, "ops");
+    }
+
+    #[test]
+    fn rollouts_borrow_the_template_their_workload_ref_names() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 0\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop}\nspec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n";
+        let objects: Vec<Object> = parse_stream(text, &Limits::default())
+            .documents
+            .into_iter()
+            .filter_map(|(i, root)| Object::from_root(FileId(0), i, root))
+            .collect();
+        let rollout = &objects[1];
+        assert!(Workload::of(rollout, "default").is_none());
+        let w = Workload::resolve(rollout, &objects, "default").unwrap();
+        assert_eq!(w.object.kind, "Rollout");
+        assert_eq!(w.pod_object.kind, "Deployment");
+        assert_eq!(w.labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(w.pod_path, "/spec/template");
     }
 
     #[test]

@@ -215,10 +215,13 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
     let pod_override = |key: &str| workload.annotations.get(key).map(String::as_str);
     let not_allowed = |key: &str, decision: &mut Decision| {
         let policy = &ctx.policies[winner.expect("only with a winner")];
-        let at = annotation_key_span(workload, key).unwrap_or_else(|| object.name_span());
+        let (file, at) = match annotation_key_span(workload, key) {
+            Some(span) => (workload.pod_object.file, span),
+            None => (object.file, object.name_span()),
+        };
         decision.diagnostics.push(
             pod_override_not_allowed::new(&name, key, &policy.display_name())
-                .at(object.file, at)
+                .at(file, at)
                 .object(Some(object.object_ref(&workload.namespace))),
         );
         decision.reasons.push(format!(
@@ -331,7 +334,7 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
                         &format!("{name}: annotation {TEMPLATE_ANNOTATION} names template"),
                         "the injector rejects the pod at admission",
                     )
-                    .at(object.file, at)
+                    .at(workload.pod_object.file, at)
                     .object(Some(object.object_ref(&workload.namespace))),
                 );
             }
