@@ -167,3 +167,27 @@ fn lint_runs_the_same_checks_without_the_table() {
         .stdout(predicate::str::contains("INJ101"))
         .stdout(predicate::str::contains("WORKLOAD").not());
 }
+
+#[test]
+fn enforcement_priority_service_accounts_and_selectors() {
+    let (code, stdout) = simulate(&["--format", "json", "tests/fixtures/decisions"]);
+    assert_eq!(code, Some(0));
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    // Enforced cluster policy beats the tenant's skip (namespace selected with In, NotIn, DoesNotExist).
+    let vault = decision(&r, "Deployment/team/card-vault");
+    assert_eq!(
+        (vault["decision"].as_str(), vault["policy"].as_str()),
+        (Some("inject"), Some("pci-audit"))
+    );
+    assert_eq!(vault["template"], "audit@2.0.0");
+    // A namespaced policy beats a cluster policy of any priority.
+    let blog = decision(&r, "Deployment/team/blog");
+    assert_eq!(
+        (blog["decision"].as_str(), blog["policy"].as_str()),
+        (Some("skip"), Some("team/tenant-skip"))
+    );
+    // The service-account allow-list selects only the `payments` pods.
+    let payments = decision(&r, "Deployment/team/payments");
+    assert_eq!(payments["policy"], "team/payments-only");
+    assert_eq!(payments["template"], "proxy@1.0.0");
+}
