@@ -140,6 +140,33 @@ fn sarif_report_is_valid_and_matches_the_json_report() {
     validate(dir.path(), "report.sarif");
 }
 
+/// `simulate` carries its workloads in the run's properties; the report
+/// still validates, and the workloads equal the JSON report's.
+#[test]
+fn simulate_sarif_is_valid_and_carries_the_workloads() {
+    let run = |format: &str| {
+        let output = Command::cargo_bin("kubectl-inject")
+            .unwrap()
+            .args(["simulate", "--format", format, "tests/fixtures/simulate"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let sarif = run("sarif");
+    let json = run("json");
+    assert_eq!(
+        sarif["runs"][0]["properties"]["workloads"],
+        json["workloads"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("simulate.sarif"),
+        serde_json::to_vec_pretty(&sarif).unwrap(),
+    )
+    .unwrap();
+    validate(dir.path(), "simulate.sarif");
+}
+
 fn check_structure(sarif: &Value, json: &Value) {
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 
 use super::Report;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::WorkloadResult;
 
 /// At most this many findings are listed in the job summary (GitHub caps a
 /// step summary at 1 MiB).
@@ -126,6 +127,9 @@ pub fn markdown_summary(report: &Report<'_>) -> String {
         "| {} | {} | {} | {} | {} | {} |\n",
         s.files, s.documents, s.skipped_documents, s.errors, s.warnings, s.infos
     );
+    if let Some(workloads) = report.workloads {
+        write_workloads(&mut md, workloads);
+    }
     if report.diagnostics.is_empty() {
         md.push_str("No findings.\n\n");
         return md;
@@ -159,6 +163,37 @@ pub fn markdown_summary(report: &Report<'_>) -> String {
     }
     md.push('\n');
     md
+}
+
+/// The simulation table: one row per workload and injector, capped.
+fn write_workloads(md: &mut String, workloads: &[WorkloadResult]) {
+    let injected = workloads
+        .iter()
+        .filter(|w| w.injectors.iter().any(|i| i.added.is_some()))
+        .count();
+    let _ = writeln!(md, "{} workloads, {injected} injected.\n", workloads.len());
+    md.push_str("| Workload | Decision | Policy | Template |\n|---|---|---|---|\n");
+    let rows: Vec<_> = workloads
+        .iter()
+        .flat_map(|w| w.injectors.iter().map(move |i| (w, i)))
+        .collect();
+    for (w, i) in rows.iter().take(SUMMARY_ROWS) {
+        let decision = serde_json::to_value(i.decision).unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| `{}/{}/{}` | {} | {} | {} |",
+            w.kind,
+            w.namespace,
+            w.name,
+            decision.as_str().unwrap_or_default(),
+            escape_cell(i.policy.as_deref().unwrap_or("-")),
+            escape_cell(i.template.as_deref().unwrap_or("-")),
+        );
+    }
+    if rows.len() > SUMMARY_ROWS {
+        let _ = writeln!(md, "\n… and {} more", rows.len() - SUMMARY_ROWS);
+    }
+    md.push('\n');
 }
 
 /// A table cell on one line, with its pipes escaped.

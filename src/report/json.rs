@@ -41,6 +41,33 @@ struct JsonDiagnostic<'a> {
     help: Option<&'a str>,
 }
 
+/// The `workloads` section (simulate runs only), shared with the SARIF
+/// writer, which carries it in the run's properties.
+fn workload_rows<'a>(report: &'a Report<'_>) -> Option<Vec<JsonWorkload<'a>>> {
+    let workloads = report.workloads?;
+    Some(
+        workloads
+            .iter()
+            .map(|w| {
+                let file = report.sources.get(w.file);
+                JsonWorkload {
+                    kind: &w.kind,
+                    namespace: &w.namespace,
+                    name: &w.name,
+                    file: &file.name,
+                    line: file.line_col(w.offset).line,
+                    injectors: &w.injectors,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The `workloads` section as JSON, `None` for `lint`.
+pub fn workloads_json(report: &Report<'_>) -> Option<serde_json::Value> {
+    workload_rows(report).map(|rows| serde_json::to_value(rows).expect("plain data"))
+}
+
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let diagnostics = report
         .diagnostics
@@ -61,22 +88,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             }
         })
         .collect();
-    let workloads = report.workloads.map(|workloads| {
-        workloads
-            .iter()
-            .map(|w| {
-                let file = report.sources.get(w.file);
-                JsonWorkload {
-                    kind: &w.kind,
-                    namespace: &w.namespace,
-                    name: &w.name,
-                    file: &file.name,
-                    line: file.line_col(w.offset).line,
-                    injectors: &w.injectors,
-                }
-            })
-            .collect()
-    });
+    let workloads = workload_rows(report);
     let json = JsonReport {
         version: 1,
         summary: report.summary,

@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use serde_json::json;
 use serde_sarif::sarif::{
     Artifact, ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    PhysicalLocation, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
-    ResultLevel, Run, Sarif, Tool, ToolComponent,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 
 use super::Report;
@@ -62,6 +62,17 @@ fn build(report: &Report<'_>) -> Sarif {
         .results(results)
         .column_kind(json!("unicodeCodePoints"))
         .build();
+    // `simulate` carries its workloads as in the JSON report.
+    if let Some(workloads) = super::json::workloads_json(report) {
+        run.properties = Some(
+            PropertyBag::builder()
+                .additional_properties(std::collections::BTreeMap::from([(
+                    "workloads".to_owned(),
+                    workloads,
+                )]))
+                .build(),
+        );
+    }
     if !artifacts.order.is_empty() {
         run.artifacts = Some(
             artifacts
