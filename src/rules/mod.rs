@@ -69,25 +69,25 @@ pub static RULES: &[&Rule] = &[
     &unreadable_input::RULE,
     &suppression_without_reason::RULE,
     &unused_suppression::RULE,
+    &unknown_template::RULE,
+    &template_inheritance_cycle::RULE,
     &policy_conflict::RULE,
+    &parameter_value_rejected::RULE,
     &unknown_namespace::RULE,
     &uncovered_namespace::RULE,
     &namespaced_policy_reach::RULE,
-    &pod_override_not_allowed::RULE,
-    &injected_container_without_resources::RULE,
-    &injected_container_without_readiness::RULE,
-    &unknown_template::RULE,
-    &template_inheritance_cycle::RULE,
-    &parameter_value_rejected::RULE,
     &unknown_interpolation::RULE,
+    &pod_override_not_allowed::RULE,
+    &pod_security_violation::RULE,
+    &injected_container_without_resources::RULE,
     &injected_port_collision::RULE,
     &injected_name_collision::RULE,
     &sidecar_already_present::RULE,
     &injected_image_unpinned::RULE,
-    &native_sidecar_on_old_kubernetes::RULE,
-    &pod_annotations_too_large::RULE,
-    &pod_security_violation::RULE,
+    &injected_container_without_readiness::RULE,
     &quota_cannot_hold_sidecars::RULE,
+    &pod_annotations_too_large::RULE,
+    &native_sidecar_on_old_kubernetes::RULE,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
@@ -159,6 +159,11 @@ mod tests {
                 rule.id
             );
         }
+    }
+
+    #[test]
+    fn the_catalogue_is_in_id_order() {
+        assert!(RULES.windows(2).all(|w| w[0].id < w[1].id));
     }
 
     #[test]
