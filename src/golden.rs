@@ -11,10 +11,9 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::diff::diff;
 use crate::engine::{OWN_INJECTOR, WorkloadResult};
-use crate::lint::{LintOptions, lint};
+use crate::lint::Analysis;
 use crate::load::{LoadOptions, Workspace, load};
 use crate::model::workload::pod_template_path;
-use crate::source::{DiscoverOptions, absolute_normalized};
 
 /// API version of InjectionTest documents.
 pub const API_VERSION: &str = "kubectl-inject.dev/v1alpha1";
@@ -206,35 +205,17 @@ pub fn run_test(case: &TestCase, config: &Config, update: bool) -> TestResult {
         }
         paths.push(path);
     }
-    paths.extend(config.policies.iter().map(|p| config.root.join(p)));
-    let options = LoadOptions {
-        discover: DiscoverOptions {
-            ignore: config.ignore.clone(),
-            ignore_root: absolute_normalized(&config.root),
-        },
-        ..LoadOptions::default()
+    let analysis = Analysis {
+        namespace: case.namespace.clone(),
+        ..Analysis::new(paths, config)
     };
-    let ws = match load(&paths, &options, std::io::empty()) {
-        Ok(ws) => ws,
+    let (ws, outcome) = match analysis.run(std::io::empty()) {
+        Ok(done) => done,
         Err(message) => {
             result.verdict = Verdict::Error(message);
             return result;
         }
     };
-    let default_namespace = case
-        .namespace
-        .clone()
-        .or_else(|| config.namespace.clone())
-        .unwrap_or_else(|| "default".to_owned());
-    let outcome = lint(
-        &ws,
-        config,
-        &LintOptions {
-            default_namespace,
-            no_suppressions: false,
-            kubernetes_version: config.kubernetes_version(),
-        },
-    );
     let expected_namespace = case.namespace.as_deref().unwrap_or("default");
     let mut failures = Vec::new();
     for expectation in &case.expect {

@@ -1,15 +1,19 @@
-//! The analysis behind `lint` and `simulate`: the document rules, the
+//! The analysis behind every command (`lint`, `simulate`, `render`, `test`): the document rules, the
 //! simulation of every workload, then suppressions and the configuration's
 //! severities.
+
+use std::io::Read;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
-use crate::load::Workspace;
+use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, Workspace, load};
 use crate::report::Summary;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
+use crate::source::{DiscoverOptions, absolute_normalized};
 use crate::suppress;
 
 /// Switches of one lint run.
@@ -29,6 +33,66 @@ pub struct LintOutcome {
     pub diagnostics: Vec<Diagnostic>,
     pub summary: Summary,
     pub simulation: Simulation,
+}
+
+/// What to analyse: paths, the configuration, and the run's switches.
+#[derive(Debug, Clone)]
+pub struct Analysis<'a> {
+    pub paths: Vec<PathBuf>,
+    pub config: &'a Config,
+    /// `--namespace` (or an InjectionTest's `spec.namespace`); before the
+    /// configuration's `namespace` and `default`.
+    pub namespace: Option<String>,
+    pub no_suppressions: bool,
+    pub max_file_size: u64,
+    pub progress: bool,
+}
+
+impl<'a> Analysis<'a> {
+    pub fn new(paths: Vec<PathBuf>, config: &'a Config) -> Self {
+        Analysis {
+            paths,
+            config,
+            namespace: None,
+            no_suppressions: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            progress: false,
+        }
+    }
+
+    /// Loads the paths (and the configuration's `policies`) and analyses
+    /// them, as every command does. Fails only when a path cannot be read
+    /// at all.
+    pub fn run(&self, stdin: impl Read) -> Result<(Workspace, LintOutcome), String> {
+        let config = self.config;
+        let mut paths = self.paths.clone();
+        paths.extend(config.policies.iter().map(|p| config.root.join(p)));
+        let options = LoadOptions {
+            discover: DiscoverOptions {
+                ignore: config.ignore.clone(),
+                ignore_root: absolute_normalized(&config.root),
+            },
+            max_file_size: self.max_file_size,
+            progress: self.progress,
+            ..LoadOptions::default()
+        };
+        let ws = load(&paths, &options, stdin)?;
+        let default_namespace = self
+            .namespace
+            .clone()
+            .or_else(|| config.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        let outcome = lint(
+            &ws,
+            config,
+            &LintOptions {
+                default_namespace,
+                no_suppressions: self.no_suppressions,
+                kubernetes_version: config.kubernetes_version(),
+            },
+        );
+        Ok((ws, outcome))
+    }
 }
 
 /// Runs every rule on `ws`.

@@ -8,10 +8,9 @@ use clap::Args;
 
 use super::{FailOn, GlobalArgs, Outcome, fail};
 use crate::config::Config;
-use crate::lint::{LintOptions, lint};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, load};
+use crate::lint::Analysis;
+use crate::load::DEFAULT_MAX_FILE_SIZE;
 use crate::report::{Format, HumanOptions, Report, markdown_summary};
-use crate::source::{DiscoverOptions, absolute_normalized};
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
@@ -74,40 +73,22 @@ fn run(global: &GlobalArgs, args: &RunArgs, command: &str, extra: &HumanOptions)
         Ok(config) => config,
         Err(error) => return fail(*error),
     };
-    let mut paths = if args.paths.is_empty() {
+    let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
-    paths.extend(config.policies.iter().map(|p| config.root.join(p)));
-
-    let options = LoadOptions {
-        discover: DiscoverOptions {
-            ignore: config.ignore.clone(),
-            ignore_root: absolute_normalized(&config.root),
-        },
+    let analysis = Analysis {
+        namespace: global.namespace.clone(),
+        no_suppressions: args.no_suppressions,
         max_file_size: args.max_file_size,
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
-        ..LoadOptions::default()
+        ..Analysis::new(paths, &config)
     };
-    let workspace = match load(&paths, &options, std::io::stdin().lock()) {
-        Ok(ws) => ws,
+    let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {
+        Ok(done) => done,
         Err(message) => return fail(miette::miette!("{message}")),
     };
-    let default_namespace = global
-        .namespace
-        .clone()
-        .or_else(|| config.namespace.clone())
-        .unwrap_or_else(|| "default".to_owned());
-    let outcome = lint(
-        &workspace,
-        &config,
-        &LintOptions {
-            default_namespace,
-            no_suppressions: args.no_suppressions,
-            kubernetes_version: config.kubernetes_version(),
-        },
-    );
     let mut report = Report::new(
         &workspace.sources,
         &outcome.diagnostics,

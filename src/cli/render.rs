@@ -11,8 +11,7 @@ use clap::Args;
 use super::{GlobalArgs, Outcome, fail};
 use crate::config::Config;
 use crate::diagnostic::Severity;
-use crate::lint::{LintOptions, lint};
-use crate::load::{LoadOptions, load};
+use crate::lint::Analysis;
 use crate::render::{RenderedFile, render};
 use crate::report::{Format, HumanOptions, Report};
 use crate::source::{DiscoverOptions, absolute_normalized, discover};
@@ -49,32 +48,15 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
         Ok(found) => input_files(&args.paths, &found.files),
         Err(message) => return fail(miette::miette!("{message}")),
     };
-    let mut paths = args.paths.clone();
-    paths.extend(config.policies.iter().map(|p| config.root.join(p)));
-
-    let options = LoadOptions {
-        discover: discover_options,
+    let analysis = Analysis {
+        namespace: global.namespace.clone(),
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
-        ..LoadOptions::default()
+        ..Analysis::new(args.paths.clone(), &config)
     };
-    let workspace = match load(&paths, &options, std::io::stdin().lock()) {
-        Ok(ws) => ws,
+    let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {
+        Ok(done) => done,
         Err(message) => return fail(miette::miette!("{message}")),
     };
-    let default_namespace = global
-        .namespace
-        .clone()
-        .or_else(|| config.namespace.clone())
-        .unwrap_or_else(|| "default".to_owned());
-    let outcome = lint(
-        &workspace,
-        &config,
-        &LintOptions {
-            default_namespace,
-            no_suppressions: false,
-            kubernetes_version: config.kubernetes_version(),
-        },
-    );
     let errors = outcome
         .diagnostics
         .iter()
