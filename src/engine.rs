@@ -236,32 +236,22 @@ fn check_policies(
         .collect();
     opted_in.sort_by_key(|(name, _)| name.as_str());
     for (name, ns) in opted_in {
-        let covered = policies.iter().any(|p| match &p.namespace {
-            Some(own) => own == name,
-            None => p
-                .spec
-                .namespace_selector
-                .as_ref()
-                .is_none_or(|s| s.matches(&ns.labels)),
-        });
+        let covered = policies
+            .iter()
+            .any(|p| p.covers_namespace(name, &ns.labels));
         if let (false, Some(object)) = (covered, ns.object) {
             let object = &ws.objects[object];
+            let pointer = format!("/metadata/labels/{}", NAMESPACE_LABEL.replace('/', "~1"));
             let at = object
                 .root
-                .lookup_pointer(&format!(
-                    "/metadata/labels/{}",
-                    NAMESPACE_LABEL.replace('/', "~1")
-                ))
+                .lookup_pointer(&pointer)
                 .and_then(|(_, key)| key)
                 .unwrap_or_else(|| object.name_span());
             out.push(
                 uncovered_namespace::new(name)
                     .at(object.file, at)
                     .object(Some(object.object_ref("")))
-                    .path(format!(
-                        "/metadata/labels/{}",
-                        NAMESPACE_LABEL.replace('/', "~1")
-                    )),
+                    .path(pointer),
             );
         }
     }

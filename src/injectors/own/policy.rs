@@ -105,15 +105,7 @@ impl Policy {
         pod_labels: &Labels,
         service_account: &str,
     ) -> bool {
-        let namespace_ok = match &self.namespace {
-            Some(own) => own == namespace,
-            None => self
-                .spec
-                .namespace_selector
-                .as_ref()
-                .is_none_or(|s| s.matches(namespace_labels)),
-        };
-        namespace_ok
+        self.covers_namespace(namespace, namespace_labels)
             && self
                 .spec
                 .object_selector
@@ -124,6 +116,20 @@ impl Policy {
                 .service_accounts
                 .as_ref()
                 .is_none_or(|accounts| accounts.iter().any(|a| a == service_account))
+    }
+
+    /// Whether the policy reaches pods of `namespace` at all: its own
+    /// namespace for a namespaced policy, the `namespaceSelector`'s for a
+    /// cluster policy.
+    pub fn covers_namespace(&self, namespace: &str, namespace_labels: &Labels) -> bool {
+        match &self.namespace {
+            Some(own) => own == namespace,
+            None => self
+                .spec
+                .namespace_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(namespace_labels)),
+        }
     }
 
     /// Candidate order: enforced cluster policies, then namespaced, then
