@@ -12,6 +12,7 @@ use crate::injectors::own::catalog::{self, Catalog};
 use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
 use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
+use crate::injectors::webhooks::{self, Webhooks};
 use crate::load::Workspace;
 use crate::model::namespace::Namespaces;
 use crate::model::selector::Labels;
@@ -91,6 +92,8 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
         .collect();
     let namespaces = Namespaces::from_objects(&ws.objects);
     diagnostics.extend(check_policies(ws, &catalog, &policies, &namespaces));
+    let webhooks = Webhooks::from_objects(&ws.objects);
+    diagnostics.extend(webhooks::check(&ws.objects, &webhooks));
 
     let ctx = Context {
         objects: &ws.objects,
@@ -104,7 +107,7 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
         .enumerate()
         .filter_map(|(i, object)| {
             let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
-            Some(simulate_one(&ctx, settings, i, &workload))
+            Some(simulate_one(&ctx, &webhooks, settings, i, &workload))
         })
         .collect();
     let mut workloads = Vec::with_capacity(per_workload.len());
@@ -120,12 +123,19 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
 
 fn simulate_one(
     ctx: &Context<'_>,
+    webhooks: &Webhooks,
     settings: &Settings,
     index: usize,
     workload: &Workload<'_>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
     let object = workload.object;
     let mut decision = decide::decide(ctx, workload);
+    decision.diagnostics.extend(webhooks::double_injections(
+        ctx.objects,
+        webhooks,
+        ctx.namespaces,
+        workload,
+    ));
     let mut pod_before = None;
     let mut pod_after = None;
     let mut added = None;

@@ -108,6 +108,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         })
         .collect();
     diagnostics.extend(per_object.into_iter().flatten());
+    diagnostics.extend(crate::injectors::known::check_all(&ws.objects, ns));
     diagnostics.extend(duplicate_object::check(&ws.objects, ns));
     let settings = engine::Settings {
         default_namespace: ns.to_owned(),

@@ -69,6 +69,9 @@ fixture_tests! {
     inj102_template_inheritance_cycle => "INJ102",
     inj104_parameter_value_rejected => "INJ104",
     inj108_unknown_interpolation => "INJ108",
+    inj201_invalid_label_or_annotation => "INJ201",
+    inj202_unknown_injector_key => "INJ202",
+    inj208_deprecated_injector_key => "INJ208",
     inj301_pod_security_violation => "INJ301",
     inj303_injected_port_collision => "INJ303",
     inj304_injected_name_collision => "INJ304",
@@ -77,4 +80,6 @@ fixture_tests! {
     inj308_quota_cannot_hold_sidecars => "INJ308",
     inj310_pod_annotations_too_large => "INJ310",
     inj311_native_sidecar_on_old_kubernetes => "INJ311",
+    inj404_webhook_misconfigured => "INJ404",
+    inj405_double_injection => "INJ405",
 }

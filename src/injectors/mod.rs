@@ -2,4 +2,6 @@
 //! `kubectl-inject.dev` policies and templates) and, later, the known
 //! injectors (Istio, Linkerd, …).
 
+pub mod known;
 pub mod own;
+pub mod webhooks;

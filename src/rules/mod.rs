@@ -7,6 +7,8 @@
 
 use crate::diagnostic::Severity;
 
+pub mod deprecated_injector_key;
+pub mod double_injection;
 pub mod duplicate_key;
 pub mod duplicate_object;
 pub mod injected_container_without_readiness;
@@ -14,6 +16,7 @@ pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
 pub mod injected_port_collision;
+pub mod invalid_label_or_annotation;
 pub mod invalid_yaml;
 pub mod namespaced_policy_reach;
 pub mod native_sidecar_on_old_kubernetes;
@@ -28,12 +31,14 @@ pub mod sidecar_already_present;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
 pub mod uncovered_namespace;
+pub mod unknown_injector_key;
 pub mod unknown_interpolation;
 pub mod unknown_kind;
 pub mod unknown_namespace;
 pub mod unknown_template;
 pub mod unreadable_input;
 pub mod unused_suppression;
+pub mod webhook_misconfigured;
 
 /// A rule's identity and documentation.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,6 +82,9 @@ pub static RULES: &[&Rule] = &[
     &uncovered_namespace::RULE,
     &namespaced_policy_reach::RULE,
     &unknown_interpolation::RULE,
+    &invalid_label_or_annotation::RULE,
+    &unknown_injector_key::RULE,
+    &deprecated_injector_key::RULE,
     &pod_override_not_allowed::RULE,
     &pod_security_violation::RULE,
     &injected_container_without_resources::RULE,
@@ -88,13 +96,15 @@ pub static RULES: &[&Rule] = &[
     &quota_cannot_hold_sidecars::RULE,
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
+    &webhook_misconfigured::RULE,
+    &double_injection::RULE,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
 pub const RESERVED: &[&str] = &[
-    "INJ201", "INJ202", "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ208", "INJ209",
-    "INJ211", "INJ212", "INJ309", "INJ401", "INJ402", "INJ403", "INJ404", "INJ405",
+    "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ209", "INJ211", "INJ212", "INJ309",
+    "INJ401", "INJ402", "INJ403",
 ];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).

@@ -1,0 +1,357 @@
+//! The known injectors (Istio, Linkerd, Consul, Vault, Dapr, Kuma, OTel, OSM,
+//! App Mesh): their label and annotation vocabulary, kept as reviewable data
+//! in `vocabulary.yaml` (every key with its source) and parsed once with the
+//! crate's own YAML loader.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Object;
+use crate::model::workload::Workload;
+use crate::yaml::{Entry, Node};
+
+/// The vocabulary file, embedded.
+const VOCABULARY: &str = include_str!("vocabulary.yaml");
+
+/// Every known injector's keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vocabulary {
+    pub injectors: Vec<Injector>,
+}
+
+/// One known injector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Injector {
+    /// Id, e.g. `istio`.
+    pub name: String,
+    /// Human name, e.g. `Istio`.
+    pub display: String,
+    /// Key prefixes the injector owns (`sidecar.istio.io/`).
+    pub prefixes: Vec<String>,
+    /// Whether `keys` lists every key the injector reads under its prefixes
+    /// (only then is an unlisted key reported as unknown).
+    pub complete: bool,
+    keys: Vec<KeySpec>,
+}
+
+/// Where a key is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Where {
+    PodAnnotation,
+    PodLabel,
+    NamespaceLabel,
+    NamespaceAnnotation,
+}
+
+impl Where {
+    /// `pod annotation`, `namespace label`, …
+    pub fn describe(self) -> &'static str {
+        match self {
+            Where::PodAnnotation => "pod annotation",
+            Where::PodLabel => "pod label",
+            Where::NamespaceLabel => "namespace label",
+            Where::NamespaceAnnotation => "namespace annotation",
+        }
+    }
+}
+
+/// The type of a key's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValueType {
+    Bool,
+    Port,
+    Ports,
+    Cidrs,
+    Quantity,
+    Duration,
+    Enum,
+    Json,
+    String,
+    Int,
+}
+
+/// A deprecation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deprecation {
+    /// Placements the deprecation applies to (empty: all).
+    #[serde(default, rename = "where")]
+    pub placements: Vec<Where>,
+    /// The key to use instead.
+    pub replacement: Option<String>,
+    /// Where the replacement goes, when that differs (`sidecar.istio.io/inject`: a label).
+    pub replacement_where: Option<Where>,
+    /// What to set in the replacement.
+    pub note: Option<String>,
+    pub since: Option<String>,
+    /// The replacement is an inference, not in the reference.
+    #[serde(default)]
+    pub inferred: bool,
+}
+
+/// One known key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    pub key: String,
+    #[serde(rename = "where")]
+    pub placements: Vec<Where>,
+    #[serde(rename = "type")]
+    pub value_type: ValueType,
+    /// Accepted values of an enum.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Written by the injector, not authored.
+    #[serde(default)]
+    pub generated: bool,
+    pub deprecated: Option<Deprecation>,
+    /// Where the fact comes from (reference section, repository path).
+    pub source: String,
+}
+
+impl KeySpec {
+    /// The deprecation of this key in `placement`, if it is deprecated there.
+    pub fn deprecation(&self, placement: Where) -> Option<&Deprecation> {
+        self.deprecated
+            .as_ref()
+            .filter(|d| d.placements.is_empty() || d.placements.contains(&placement))
+    }
+}
+
+impl Vocabulary {
+    /// The injector `key` belongs to: the one that lists it, else the one
+    /// owning the longest prefix of it.
+    pub fn injector_of(&self, key: &str) -> Option<&Injector> {
+        self.injectors
+            .iter()
+            .find(|i| i.key(key).is_some())
+            .or_else(|| {
+                self.injectors
+                    .iter()
+                    .filter_map(|i| {
+                        i.prefixes
+                            .iter()
+                            .filter(|p| key.starts_with(p.as_str()))
+                            .map(|p| (p.len(), i))
+                            .max_by_key(|(len, _)| *len)
+                    })
+                    .max_by_key(|(len, _)| *len)
+                    .map(|(_, i)| i)
+            })
+    }
+
+    /// The injector named `name` (`istio`).
+    pub fn injector(&self, name: &str) -> Option<&Injector> {
+        self.injectors.iter().find(|i| i.name == name)
+    }
+}
+
+impl Injector {
+    /// The spec of `key`, when the injector knows it.
+    pub fn key(&self, key: &str) -> Option<&KeySpec> {
+        self.keys.iter().find(|k| k.key == key)
+    }
+
+    /// Every known key.
+    pub fn keys(&self) -> &[KeySpec] {
+        &self.keys
+    }
+
+    /// The known key closest to a misspelt one, for did-you-mean help.
+    pub fn suggest(&self, key: &str) -> Option<&str> {
+        let lower = key.to_ascii_lowercase();
+        self.keys
+            .iter()
+            .map(|k| {
+                (
+                    strsim::levenshtein(&lower, &k.key.to_ascii_lowercase()),
+                    k.key.as_str(),
+                )
+            })
+            .filter(|(d, _)| *d <= 3.max(key.len() / 8))
+            .min()
+            .map(|(_, k)| k)
+    }
+}
+
+/// The vocabulary, parsed once.
+pub fn vocabulary() -> &'static Vocabulary {
+    static PARSED: OnceLock<Vocabulary> = OnceLock::new();
+    PARSED.get_or_init(|| parse(VOCABULARY).unwrap_or_else(|e| panic!("vocabulary.yaml: {e}")))
+}
+
+fn parse(text: &str) -> Result<Vocabulary, String> {
+    let parsed = crate::yaml::parse_stream(text, &crate::yaml::Limits::default());
+    if let Some(problem) = parsed.problems.first() {
+        return Err(format!("{problem:?}"));
+    }
+    let (_, root) = parsed.documents.first().ok_or("no document")?;
+    serde_json::from_value(root.to_json()).map_err(|e| e.to_string())
+}
+
+/// A label or annotation of a pod template, with its JSON pointer from the
+/// object root.
+pub struct PodKey<'a> {
+    pub placement: Where,
+    pub entry: &'a Entry,
+    pub pointer: String,
+}
+
+/// The label and annotation keys of `object`'s pod template (none for kinds
+/// without pods).
+pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'a>> {
+    let Some(workload) = Workload::of(object, default_namespace) else {
+        return Vec::new();
+    };
+    let Some(metadata) = workload.pod.get("metadata") else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for (placement, field) in [
+        (Where::PodLabel, "labels"),
+        (Where::PodAnnotation, "annotations"),
+    ] {
+        for entry in metadata
+            .get(field)
+            .and_then(Node::as_map)
+            .unwrap_or_default()
+        {
+            keys.push(PodKey {
+                placement,
+                entry,
+                pointer: format!(
+                    "{}/metadata/{field}/{}",
+                    workload.pod_path,
+                    entry.key.replace('~', "~0").replace('/', "~1")
+                ),
+            });
+        }
+    }
+    keys
+}
+
+/// [`check`] on every object, in parallel.
+pub fn check_all(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
+    use rayon::prelude::*;
+    objects
+        .par_iter()
+        .flat_map_iter(|object| check(object, default_namespace))
+        .collect()
+}
+
+/// The label and annotation rules about one object: INJ201 (syntax), INJ202
+/// (unknown injector key), INJ208 (deprecated injector key).
+pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
+    let mut found = crate::rules::invalid_label_or_annotation::check(object, default_namespace);
+    found.extend(crate::rules::unknown_injector_key::check(
+        object,
+        default_namespace,
+    ));
+    found.extend(crate::rules::deprecated_injector_key::check(
+        object,
+        default_namespace,
+    ));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vocabulary_parses_with_unique_sourced_keys() {
+        let vocabulary = parse(VOCABULARY).unwrap();
+        let names: Vec<_> = vocabulary
+            .injectors
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "istio", "linkerd", "consul", "vault", "dapr", "kuma", "otel", "osm", "appmesh"
+            ]
+        );
+        let mut all = std::collections::HashSet::new();
+        for injector in &vocabulary.injectors {
+            assert!(!injector.prefixes.is_empty(), "{}", injector.name);
+            assert!(!injector.keys().is_empty(), "{}", injector.name);
+            let mut seen = std::collections::HashSet::new();
+            for key in injector.keys() {
+                assert!(
+                    seen.insert(&key.key),
+                    "{}: `{}` twice",
+                    injector.name,
+                    key.key
+                );
+                assert!(all.insert(&key.key), "`{}` in two injectors", key.key);
+                assert!(!key.source.trim().is_empty(), "`{}` has no source", key.key);
+                assert!(!key.placements.is_empty(), "`{}` has no `where`", key.key);
+                assert_eq!(
+                    key.value_type == ValueType::Enum,
+                    !key.values.is_empty(),
+                    "`{}`: values go with type enum",
+                    key.key
+                );
+                if let Some(replacement) = key
+                    .deprecated
+                    .as_ref()
+                    .and_then(|d| d.replacement.as_deref())
+                {
+                    assert!(
+                        vocabulary
+                            .injector_of(replacement)
+                            .and_then(|i| i.key(replacement))
+                            .is_some(),
+                        "`{}`: replacement `{replacement}` is not a known key",
+                        key.key
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_belong_to_injectors_by_prefix() {
+        let v = vocabulary();
+        assert_eq!(
+            v.injector_of("sidecar.istio.io/proxyCpu")
+                .map(|i| i.name.as_str()),
+            Some("istio")
+        );
+        assert_eq!(
+            v.injector_of("traffic.sidecar.istio.io/x")
+                .map(|i| i.name.as_str()),
+            Some("istio")
+        );
+        assert_eq!(
+            v.injector_of("linkerd.io/inject").map(|i| i.name.as_str()),
+            Some("linkerd")
+        );
+        assert_eq!(
+            v.injector_of("config.linkerd.io/x")
+                .map(|i| i.name.as_str()),
+            Some("linkerd")
+        );
+        assert_eq!(
+            v.injector_of("dapr.io/app-port").map(|i| i.name.as_str()),
+            Some("dapr")
+        );
+        assert!(v.injector_of("app.kubernetes.io/name").is_none());
+        let istio = v.injector("istio").unwrap();
+        assert!(istio.key("sidecar.istio.io/proxyCPU").is_some());
+        assert_eq!(
+            istio.suggest("sidecar.istio.io/proxyCpu"),
+            Some("sidecar.istio.io/proxyCPU")
+        );
+        let inject = istio.key("sidecar.istio.io/inject").unwrap();
+        assert!(inject.deprecation(Where::PodAnnotation).is_some());
+        assert!(inject.deprecation(Where::PodLabel).is_none());
+    }
+}
