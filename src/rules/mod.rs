@@ -7,6 +7,8 @@
 
 use crate::diagnostic::Severity;
 
+pub mod conflicting_injection_controls;
+pub mod contradictory_namespace_labels;
 pub mod deprecated_injector_key;
 pub mod double_injection;
 pub mod duplicate_key;
@@ -16,8 +18,11 @@ pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
 pub mod injected_port_collision;
+pub mod injection_off_with_overrides;
+pub mod injection_requested_where_skipped;
 pub mod invalid_label_or_annotation;
 pub mod invalid_yaml;
+pub mod misplaced_pod_key;
 pub mod namespaced_policy_reach;
 pub mod native_sidecar_on_old_kubernetes;
 pub mod parameter_value_rejected;
@@ -36,6 +41,7 @@ pub mod unknown_interpolation;
 pub mod unknown_kind;
 pub mod unknown_namespace;
 pub mod unknown_template;
+pub mod unreachable_opt_in;
 pub mod unreadable_input;
 pub mod unused_suppression;
 pub mod webhook_misconfigured;
@@ -84,8 +90,14 @@ pub static RULES: &[&Rule] = &[
     &unknown_interpolation::RULE,
     &invalid_label_or_annotation::RULE,
     &unknown_injector_key::RULE,
+    &injection_off_with_overrides::RULE,
+    &conflicting_injection_controls::RULE,
+    &misplaced_pod_key::RULE,
     &deprecated_injector_key::RULE,
+    &contradictory_namespace_labels::RULE,
     &pod_override_not_allowed::RULE,
+    &unreachable_opt_in::RULE,
+    &injection_requested_where_skipped::RULE,
     &pod_security_violation::RULE,
     &injected_container_without_resources::RULE,
     &injected_port_collision::RULE,
@@ -102,10 +114,7 @@ pub static RULES: &[&Rule] = &[
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
-pub const RESERVED: &[&str] = &[
-    "INJ203", "INJ204", "INJ205", "INJ206", "INJ207", "INJ209", "INJ211", "INJ212", "INJ309",
-    "INJ401", "INJ402", "INJ403",
-];
+pub const RESERVED: &[&str] = &["INJ203", "INJ206", "INJ309", "INJ401", "INJ402", "INJ403"];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {

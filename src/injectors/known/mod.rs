@@ -3,6 +3,8 @@
 //! in `vocabulary.yaml` (every key with its source) and parsed once with the
 //! crate's own YAML loader.
 
+pub mod conflicts;
+
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -11,6 +13,8 @@ use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::model::workload::Workload;
 use crate::yaml::{Entry, Node};
+
+pub mod placement;
 
 /// The vocabulary file, embedded.
 const VOCABULARY: &str = include_str!("vocabulary.yaml");
@@ -236,12 +240,18 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
     keys
 }
 
-/// [`check`] on every object, in parallel.
+/// [`check`] and the contradiction checks ([`conflicts`]: INJ204, INJ205,
+/// INJ209, INJ211) on every object, in parallel.
 pub fn check_all(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
     use rayon::prelude::*;
+    let context = conflicts::Context::new(objects);
     objects
         .par_iter()
-        .flat_map_iter(|object| check(object, default_namespace))
+        .flat_map_iter(|object| {
+            let mut found = check(object, default_namespace);
+            found.extend(conflicts::check(object, default_namespace, &context));
+            found
+        })
         .collect()
 }
 
@@ -257,6 +267,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
         object,
         default_namespace,
     ));
+    found.extend(placement::check(object, default_namespace));
     found
 }
 
