@@ -1,7 +1,7 @@
 //! INJ208: a deprecated injector key (naming its replacement).
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::known::{Deprecation, Where, pod_keys, vocabulary};
+use crate::injectors::known::{Deprecation, PodKey, Where, vocabulary};
 use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
@@ -49,20 +49,15 @@ pub fn new(key: &str, placement: Where, injector: &str, deprecation: &Deprecatio
 
 /// A finding per pod-template label or annotation key that its injector
 /// deprecates in that placement.
-pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
+pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> Vec<Diagnostic> {
     let vocabulary = vocabulary();
-    pod_keys(object, default_namespace)
-        .into_iter()
+    keys.iter()
         .filter_map(|pod_key| {
             let key = pod_key.entry.key.as_str();
             let injector = vocabulary.injector_of(key)?;
             let deprecation = injector.key(key)?.deprecation(pod_key.placement)?;
-            Some(
-                new(key, pod_key.placement, &injector.display, deprecation)
-                    .at(object.file, pod_key.entry.key_span.clone())
-                    .path(pod_key.pointer)
-                    .object(Some(object.object_ref(default_namespace))),
-            )
+            let finding = new(key, pod_key.placement, &injector.display, deprecation);
+            Some(pod_key.place(finding, object, default_namespace))
         })
         .collect()
 }

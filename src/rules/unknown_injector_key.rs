@@ -1,7 +1,7 @@
 //! INJ202: an unknown key under a known injector prefix, with a did-you-mean.
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::known::{pod_keys, vocabulary};
+use crate::injectors::known::{PodKey, vocabulary};
 use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
@@ -29,22 +29,17 @@ pub fn new(key: &str, injector: &str, suggestion: Option<&str>) -> Diagnostic {
 /// A finding per pod-template label or annotation key under a known
 /// injector's prefix that the injector does not read (only for injectors
 /// whose vocabulary is complete).
-pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
+pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> Vec<Diagnostic> {
     let vocabulary = vocabulary();
-    pod_keys(object, default_namespace)
-        .into_iter()
+    keys.iter()
         .filter_map(|pod_key| {
             let key = pod_key.entry.key.as_str();
             let injector = vocabulary.injector_of(key)?;
             if !injector.complete || injector.key(key).is_some() {
                 return None;
             }
-            Some(
-                new(key, &injector.display, injector.suggest(key))
-                    .at(object.file, pod_key.entry.key_span.clone())
-                    .path(pod_key.pointer)
-                    .object(Some(object.object_ref(default_namespace))),
-            )
+            let finding = new(key, &injector.display, injector.suggest(key));
+            Some(pod_key.place(finding, object, default_namespace))
         })
         .collect()
 }

@@ -19,7 +19,7 @@ use crate::rules::{
 };
 use crate::yaml::{Entry, Node};
 
-use super::{PodKey, Where, pod_keys, vocabulary};
+use super::{PodKey, Where, vocabulary};
 
 const ISTIO_INJECT: &str = "sidecar.istio.io/inject";
 const ISTIO_INJECTION: &str = "istio-injection";
@@ -132,7 +132,13 @@ fn chart_default_istio_gate() -> Vec<(LabelSelector, LabelSelector)> {
 }
 
 /// The findings about `object`.
-pub fn check(object: &Object, default_namespace: &str, ctx: &Context<'_>) -> Vec<Diagnostic> {
+/// `keys` are the object's [`pod_keys`](super::pod_keys).
+pub fn check(
+    object: &Object,
+    default_namespace: &str,
+    keys: &[PodKey<'_>],
+    ctx: &Context<'_>,
+) -> Vec<Diagnostic> {
     if object.kind == "Namespace" && object.group().is_empty() {
         let mut found = check_namespace(object, default_namespace);
         found.extend(check_namespace_revision(object, default_namespace, ctx));
@@ -141,11 +147,10 @@ pub fn check(object: &Object, default_namespace: &str, ctx: &Context<'_>) -> Vec
     let Some(workload) = Workload::of(object, default_namespace) else {
         return Vec::new();
     };
-    let keys = pod_keys(object, default_namespace);
     let pod = Pod {
         object,
         default_namespace,
-        keys: &keys,
+        keys,
     };
     let namespace = ctx.namespaces.get(&workload.namespace);
     let namespace_object = namespace
@@ -647,7 +652,7 @@ mod tests {
         let ctx = Context::new(&objects);
         objects
             .iter()
-            .flat_map(|o| check(o, "default", &ctx))
+            .flat_map(|o| check(o, "default", &super::super::pod_keys(o, "default"), &ctx))
             .map(|d| d.rule.id)
             .collect()
     }

@@ -207,6 +207,21 @@ pub struct PodKey<'a> {
     pub pointer: String,
 }
 
+impl PodKey<'_> {
+    /// `finding` placed at this key of `object`.
+    pub fn place(
+        &self,
+        finding: Diagnostic,
+        object: &Object,
+        default_namespace: &str,
+    ) -> Diagnostic {
+        finding
+            .at(object.file, self.entry.key_span.clone())
+            .path(self.pointer.clone())
+            .object(Some(object.object_ref(default_namespace)))
+    }
+}
+
 /// The label and annotation keys of `object`'s pod template (none for kinds
 /// without pods).
 pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'a>> {
@@ -248,8 +263,10 @@ pub fn check_all(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic>
     objects
         .par_iter()
         .flat_map_iter(|object| {
-            let mut found = check(object, default_namespace);
-            found.extend(conflicts::check(object, default_namespace, &context));
+            // Read the pod template's keys once for every rule that needs them.
+            let keys = pod_keys(object, default_namespace);
+            let mut found = check(object, default_namespace, &keys);
+            found.extend(conflicts::check(object, default_namespace, &keys, &context));
             found
         })
         .collect()
@@ -257,15 +274,18 @@ pub fn check_all(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic>
 
 /// The label and annotation rules about one object: INJ201 (syntax), INJ202
 /// (unknown injector key), INJ208 (deprecated injector key).
-pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
+/// `keys` are the object's [`pod_keys`].
+pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> Vec<Diagnostic> {
     let mut found = crate::rules::invalid_label_or_annotation::check(object, default_namespace);
     found.extend(crate::rules::unknown_injector_key::check(
         object,
         default_namespace,
+        keys,
     ));
     found.extend(crate::rules::deprecated_injector_key::check(
         object,
         default_namespace,
+        keys,
     ));
     found.extend(placement::check(object, default_namespace));
     found
