@@ -1,11 +1,13 @@
 //! End-to-end runs of the binary: exit codes, inputs, formats, configuration.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
+use common::tree;
 use predicates::prelude::*;
-use tempfile::TempDir;
 
 fn bin() -> Command {
     let mut cmd = Command::cargo_bin("kubectl-inject").expect("binary is built");
@@ -22,17 +24,6 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: web, image: nginx:1.27}]}
 ";
-
-/// A directory with one file per entry.
-fn tree(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    dir
-}
 
 fn json_report(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output).expect("stdout is one JSON object")

@@ -12,6 +12,8 @@
 //! Without it the structural checks still run and the validation is skipped
 //! with a message, except in CI (`CI=true`), where a missing validator fails.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -88,19 +90,10 @@ metadata: {name: shop}
 ];
 
 fn tree() -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
     // Pin the configuration so none is found above the temporary directory.
-    fs::write(
-        dir.path().join(".kubectl-inject.yaml"),
-        "namespace: default\n",
-    )
-    .unwrap();
-    for (path, text) in FILES {
-        let path = dir.path().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-    dir
+    let mut files = vec![(".kubectl-inject.yaml", "namespace: default\n")];
+    files.extend_from_slice(FILES);
+    common::tree(&files)
 }
 
 /// Runs `lint --format FORMAT apps` in `dir` and returns its parsed stdout.

@@ -78,3 +78,14 @@ pub fn expected_positions(path: &Path) -> Vec<String> {
         .unwrap_or_else(|| panic!("{} must start with `# fires: LINE:COL …`", path.display()));
     list.split_whitespace().map(str::to_owned).collect()
 }
+
+/// A temporary directory with one file per `(path, text)` entry.
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
