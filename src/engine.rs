@@ -80,8 +80,26 @@ pub struct Settings {
     pub kubernetes_version: Option<(u64, u64)>,
 }
 
+/// What the cluster around the workloads looks like: its namespaces and
+/// mutating webhooks, read once per run (from the inputs) and shared by the
+/// simulation and the known-injector rules.
+#[derive(Debug, Default)]
+pub struct Cluster {
+    pub namespaces: Namespaces,
+    pub webhooks: Webhooks,
+}
+
+impl Cluster {
+    pub fn from_objects(objects: &[crate::model::Object]) -> Cluster {
+        Cluster {
+            namespaces: Namespaces::from_objects(objects),
+            webhooks: Webhooks::from_objects(objects),
+        }
+    }
+}
+
 /// Simulates every workload of `ws`.
-pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
+pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simulation {
     let default_namespace = settings.default_namespace.as_str();
     let (catalog, mut diagnostics) = Catalog::build(&ws.objects);
     let policies: Vec<Policy> = ws
@@ -90,16 +108,15 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
         .enumerate()
         .filter_map(|(i, o)| Policy::from_object(i, o, default_namespace))
         .collect();
-    let namespaces = Namespaces::from_objects(&ws.objects);
-    diagnostics.extend(check_policies(ws, &catalog, &policies, &namespaces));
-    let webhooks = Webhooks::from_objects(&ws.objects);
-    diagnostics.extend(webhooks::check(&ws.objects, &webhooks));
+    let (namespaces, webhooks) = (&cluster.namespaces, &cluster.webhooks);
+    diagnostics.extend(check_policies(ws, &catalog, &policies, namespaces));
+    diagnostics.extend(webhooks::check(&ws.objects, webhooks));
 
     let ctx = Context {
         objects: &ws.objects,
         catalog: &catalog,
         policies: &policies,
-        namespaces: &namespaces,
+        namespaces,
     };
     let per_workload: Vec<(WorkloadResult, Vec<Diagnostic>)> = ws
         .objects
@@ -107,7 +124,7 @@ pub fn simulate(ws: &Workspace, settings: &Settings) -> Simulation {
         .enumerate()
         .filter_map(|(i, object)| {
             let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
-            Some(simulate_one(&ctx, &webhooks, settings, i, &workload))
+            Some(simulate_one(&ctx, webhooks, settings, i, &workload))
         })
         .collect();
     let mut workloads = Vec::with_capacity(per_workload.len());

@@ -108,13 +108,18 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         })
         .collect();
     diagnostics.extend(per_object.into_iter().flatten());
-    diagnostics.extend(crate::injectors::known::check_all(&ws.objects, ns));
+    let cluster = engine::Cluster::from_objects(&ws.objects);
+    diagnostics.extend(crate::injectors::known::check_all(
+        &ws.objects,
+        ns,
+        &cluster,
+    ));
     diagnostics.extend(duplicate_object::check(&ws.objects, ns));
     let settings = engine::Settings {
         default_namespace: ns.to_owned(),
         kubernetes_version: options.kubernetes_version,
     };
-    let mut simulation = engine::simulate(ws, &settings);
+    let mut simulation = engine::simulate(ws, &settings, &cluster);
     diagnostics.append(&mut simulation.diagnostics);
 
     if !options.no_suppressions {

@@ -7,8 +7,8 @@
 use serde_json::json;
 
 use crate::diagnostic::Diagnostic;
+use crate::engine::Cluster;
 use crate::injectors::own::decide::{INJECT_ANNOTATION, NAMESPACE_LABEL};
-use crate::injectors::webhooks::Webhooks;
 use crate::model::Object;
 use crate::model::namespace::Namespaces;
 use crate::model::selector::{LabelSelector, Labels, Operator};
@@ -31,7 +31,7 @@ const LINKERD_INJECT: &str = "linkerd.io/inject";
 /// among the inputs.
 pub struct Context<'a> {
     objects: &'a [Object],
-    namespaces: Namespaces,
+    namespaces: &'a Namespaces,
     /// The Istio webhooks' (namespaceSelector, objectSelector) pairs: those
     /// among the inputs, else the chart defaults (§1.3).
     istio_gate: Vec<(LabelSelector, LabelSelector)>,
@@ -42,9 +42,9 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(objects: &'a [Object]) -> Context<'a> {
-        let webhooks = Webhooks::from_objects(objects);
-        let istio: Vec<_> = webhooks
+    pub fn new(objects: &'a [Object], cluster: &'a Cluster) -> Context<'a> {
+        let istio: Vec<_> = cluster
+            .webhooks
             .iter()
             .filter(|w| w.injector() == Some("istio"))
             .collect();
@@ -75,7 +75,7 @@ impl<'a> Context<'a> {
         revisions.dedup();
         Context {
             objects,
-            namespaces: Namespaces::from_objects(objects),
+            namespaces: &cluster.namespaces,
             istio_gate,
             istio_revisions: (!revisions.is_empty()).then_some(revisions),
         }
@@ -649,7 +649,8 @@ mod tests {
             .into_iter()
             .filter_map(|(i, root)| Object::from_root(FileId(0), i, root))
             .collect();
-        let ctx = Context::new(&objects);
+        let cluster = Cluster::from_objects(&objects);
+        let ctx = Context::new(&objects, &cluster);
         objects
             .iter()
             .flat_map(|o| check(o, "default", &super::super::pod_keys(o, "default"), &ctx))

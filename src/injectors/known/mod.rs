@@ -257,9 +257,13 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
 
 /// [`check`] and the contradiction checks ([`conflicts`]: INJ204, INJ205,
 /// INJ209, INJ211) on every object, in parallel.
-pub fn check_all(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
+pub fn check_all(
+    objects: &[Object],
+    default_namespace: &str,
+    cluster: &crate::engine::Cluster,
+) -> Vec<Diagnostic> {
     use rayon::prelude::*;
-    let context = conflicts::Context::new(objects);
+    let context = conflicts::Context::new(objects, cluster);
     objects
         .par_iter()
         .flat_map_iter(|object| {
