@@ -3,7 +3,10 @@
 //! in `vocabulary.yaml` (every key with its source) and parsed once with the
 //! crate's own YAML loader.
 
+pub mod additions;
 pub mod conflicts;
+pub mod istio_config;
+pub mod settings;
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,291 @@
+//! The known injectors' settings for one run: each injector's chart
+//! defaults, overridden by the `injectors:` section of `.kubectl-inject.yaml`,
+//! overridden in turn by the injector's own objects among the inputs (Istio's
+//! `istio-sidecar-injector` ConfigMap).
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde_json::Value;
+
+use crate::config::{self, Config};
+use crate::model::Object;
+use crate::model::selector::LabelSelector;
+use crate::source::FileId;
+
+/// The newest Istio minor version the tool knows (value parsing, defaults).
+pub const NEWEST_ISTIO: (u64, u64) = (1, 28);
+
+/// Istio's injector settings (`values` and `config` of its ConfigMap).
+#[derive(Debug, Clone)]
+pub struct IstioSettings {
+    /// Decides how `sidecar.istio.io/inject` is parsed (1.27 changed it).
+    pub version: (u64, u64),
+    /// The revision this injector serves (`""` is the default revision).
+    pub revision: String,
+    /// `enabled`, `disabled`, or anything else (which injects nothing).
+    pub policy: String,
+    pub never_inject_selector: Vec<LabelSelector>,
+    pub always_inject_selector: Vec<LabelSelector>,
+    pub enable_namespaces_by_default: bool,
+    /// Istio CNI: `istio-validation` instead of `istio-init`.
+    pub cni: bool,
+    /// `Some(true|false)`, or `None` for `auto` (decided by the Kubernetes
+    /// version: native from kubelet 1.33).
+    pub native_sidecars: Option<bool>,
+    /// The proxy image (`hub/image:tag`), and the init container's.
+    pub proxy_image: String,
+    pub proxy_init_image: String,
+    pub image_pull_policy: Option<String>,
+    pub image_pull_secrets: Vec<String>,
+    /// `global.mountMtlsCerts`: adds the `istio-certs` volume.
+    pub mount_mtls_certs: bool,
+    pub hold_application_until_proxy_starts: bool,
+    /// `REDIRECT`, `TPROXY` or `NONE` (mesh config default).
+    pub interception_mode: String,
+    pub status_port: u16,
+    /// `global.proxy.resources` (requests and limits), used unless a pod
+    /// annotation sets any of the four resource annotations.
+    pub resources: Value,
+    /// Templates used when the pod names none (`defaultTemplates`).
+    pub default_templates: Vec<String>,
+    /// Extra templates by name (ConfigMap `templates`, values
+    /// `sidecarInjectorWebhook.templates`), as Go template text.
+    pub custom_templates: BTreeMap<String, String>,
+    /// Where these settings were read from, when an input object set them.
+    pub source: Option<(FileId, Range<usize>)>,
+}
+
+impl Default for IstioSettings {
+    fn default() -> Self {
+        IstioSettings {
+            version: NEWEST_ISTIO,
+            revision: String::new(),
+            policy: "enabled".into(),
+            never_inject_selector: Vec::new(),
+            always_inject_selector: Vec::new(),
+            enable_namespaces_by_default: false,
+            cni: false,
+            native_sidecars: None,
+            proxy_image: "docker.io/istio/proxyv2:1.28.0".into(),
+            proxy_init_image: "docker.io/istio/proxyv2:1.28.0".into(),
+            image_pull_policy: None,
+            image_pull_secrets: Vec::new(),
+            mount_mtls_certs: false,
+            hold_application_until_proxy_starts: false,
+            interception_mode: "REDIRECT".into(),
+            status_port: 15020,
+            resources: serde_json::json!({
+                "requests": {"cpu": "100m", "memory": "128Mi"},
+                "limits": {"cpu": "2000m", "memory": "1024Mi"}
+            }),
+            default_templates: vec!["sidecar".into()],
+            custom_templates: BTreeMap::new(),
+            source: None,
+        }
+    }
+}
+
+/// Linkerd's proxy injector settings.
+#[derive(Debug, Clone)]
+pub struct LinkerdSettings {
+    pub version: String,
+    /// Linkerd CNI: no `linkerd-init`.
+    pub cni: bool,
+    /// The proxy as a native sidecar (`proxy.nativeSidecar`).
+    pub native_sidecars: bool,
+    pub proxy_image: String,
+    pub proxy_init_image: String,
+    pub debug_image: String,
+    pub proxy_uid: i64,
+    pub proxy_gid: i64,
+    pub inbound_port: u16,
+    pub outbound_port: u16,
+    pub admin_port: u16,
+    pub control_port: u16,
+    /// Token projection; with it off, `automountServiceAccountToken: false`
+    /// pods are skipped.
+    pub token_projection: bool,
+}
+
+impl Default for LinkerdSettings {
+    fn default() -> Self {
+        LinkerdSettings {
+            version: "stable-2.14".into(),
+            cni: false,
+            native_sidecars: false,
+            proxy_image: "cr.l5d.io/linkerd/proxy".into(),
+            proxy_init_image: "cr.l5d.io/linkerd/proxy-init".into(),
+            debug_image: "cr.l5d.io/linkerd/debug".into(),
+            proxy_uid: 2102,
+            proxy_gid: 2102,
+            inbound_port: 4143,
+            outbound_port: 4140,
+            admin_port: 4191,
+            control_port: 4190,
+            token_projection: true,
+        }
+    }
+}
+
+/// Version and image of one of the other injectors.
+#[derive(Debug, Clone, Default)]
+pub struct OtherSettings {
+    pub version: Option<String>,
+    pub image: Option<String>,
+}
+
+/// Every known injector's settings.
+#[derive(Debug, Clone, Default)]
+pub struct KnownSettings {
+    pub istio: IstioSettings,
+    pub linkerd: LinkerdSettings,
+    /// `consul`, `vault`, `dapr`, `kuma`, `otel`, `osm`, `appmesh`.
+    pub others: BTreeMap<&'static str, OtherSettings>,
+    /// `kubernetesVersion` of the configuration (native sidecars, `auto`).
+    pub kubernetes_version: Option<(u64, u64)>,
+}
+
+impl KnownSettings {
+    /// Chart defaults, then the configuration, then the injectors' own
+    /// objects among `objects`.
+    pub fn resolve(config: &Config, objects: &[Object]) -> KnownSettings {
+        let mut settings = KnownSettings {
+            kubernetes_version: config.kubernetes_version(),
+            ..KnownSettings::default()
+        };
+        settings.apply_config(&config.injectors);
+        settings.apply_objects(objects);
+        settings
+    }
+
+    fn apply_config(&mut self, injectors: &config::Injectors) {
+        if let Some(istio) = &injectors.istio {
+            let s = &mut self.istio;
+            if let Some(v) = istio.version.as_deref().and_then(parse_minor) {
+                s.version = v;
+            }
+            if let Some(rev) = &istio.revision {
+                s.revision = if rev == "default" {
+                    String::new()
+                } else {
+                    rev.clone()
+                };
+            }
+            if let Some(policy) = istio.policy {
+                s.policy = match policy {
+                    config::IstioPolicy::Enabled => "enabled",
+                    config::IstioPolicy::Disabled => "disabled",
+                }
+                .into();
+            }
+            if !istio.never_inject_selector.is_empty() {
+                s.never_inject_selector = selectors(&istio.never_inject_selector);
+            }
+            if !istio.always_inject_selector.is_empty() {
+                s.always_inject_selector = selectors(&istio.always_inject_selector);
+            }
+            if let Some(b) = istio.enable_namespaces_by_default {
+                s.enable_namespaces_by_default = b;
+            }
+            if let Some(cni) = istio.cni {
+                s.cni = cni;
+            }
+            if let Some(native) = istio.native_sidecars {
+                s.native_sidecars = match native {
+                    config::NativeSidecars::Fixed(b) => Some(b),
+                    config::NativeSidecars::Auto(_) => None,
+                };
+            }
+            if let Some(image) = &istio.proxy_image {
+                s.proxy_image = image.clone();
+                s.proxy_init_image = image.clone();
+            }
+        }
+        if let Some(linkerd) = &injectors.linkerd {
+            let s = &mut self.linkerd;
+            if let Some(v) = &linkerd.version {
+                s.version = v.clone();
+            }
+            if let Some(cni) = linkerd.cni {
+                s.cni = cni;
+            }
+            if let Some(native) = linkerd.native_sidecars {
+                s.native_sidecars = native;
+            }
+            if let Some(image) = &linkerd.proxy_image {
+                s.proxy_image = image.clone();
+            }
+        }
+        for (name, other) in [
+            ("consul", &injectors.consul),
+            ("vault", &injectors.vault),
+            ("dapr", &injectors.dapr),
+            ("kuma", &injectors.kuma),
+            ("otel", &injectors.otel),
+            ("osm", &injectors.osm),
+            ("appmesh", &injectors.appmesh),
+        ] {
+            if let Some(other) = other {
+                self.others.insert(
+                    name,
+                    OtherSettings {
+                        version: other.version.clone(),
+                        image: other.image.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn apply_objects(&mut self, objects: &[Object]) {
+        super::istio_config::apply(&mut self.istio, objects);
+    }
+
+    /// Whether Istio injects its proxy as a native sidecar for a pod whose
+    /// `sidecar.istio.io/nativeSidecar` annotation is `annotation`.
+    pub fn istio_native(&self, annotation: Option<&str>) -> bool {
+        match annotation {
+            Some("true") => return true,
+            Some("false") => return false,
+            _ => {}
+        }
+        match self.istio.native_sidecars {
+            Some(fixed) => fixed,
+            // `auto`: every node's kubelet at 1.33 or newer; with no
+            // configured version, assume a current cluster.
+            None => self.kubernetes_version.is_none_or(|v| v >= (1, 33)),
+        }
+    }
+}
+
+/// `"1.28"`, `"1.28.0"`, `"v1.27.3"` → (1, 28).
+pub fn parse_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
+/// Label selectors from JSON, skipping malformed ones (Istio skips them too).
+pub fn selectors(values: &[Value]) -> Vec<LabelSelector> {
+    values.iter().filter_map(LabelSelector::from_json).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_to_major_minor() {
+        assert_eq!(parse_minor("1.28"), Some((1, 28)));
+        assert_eq!(parse_minor("v1.27.3"), Some((1, 27)));
+        assert_eq!(parse_minor("1.26.0-beta.1"), Some((1, 26)));
+        assert_eq!(parse_minor("stable"), None);
+    }
+}
