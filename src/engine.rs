@@ -12,6 +12,8 @@ use crate::injectors::own::catalog::{self, Catalog};
 use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
 use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
+use crate::config::Config;
+use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::webhooks::{self, Webhooks};
 use crate::load::Workspace;
 use crate::model::namespace::Namespaces;
@@ -87,13 +89,16 @@ pub struct Settings {
 pub struct Cluster {
     pub namespaces: Namespaces,
     pub webhooks: Webhooks,
+    /// The known injectors' settings (config, then their objects among the inputs).
+    pub known: KnownSettings,
 }
 
 impl Cluster {
-    pub fn from_objects(objects: &[crate::model::Object]) -> Cluster {
+    pub fn from_objects(objects: &[crate::model::Object], config: &Config) -> Cluster {
         Cluster {
             namespaces: Namespaces::from_objects(objects),
             webhooks: Webhooks::from_objects(objects),
+            known: KnownSettings::resolve(config, objects),
         }
     }
 }

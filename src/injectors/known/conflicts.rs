@@ -649,7 +649,7 @@ mod tests {
             .into_iter()
             .filter_map(|(i, root)| Object::from_root(FileId(0), i, root))
             .collect();
-        let cluster = Cluster::from_objects(&objects);
+        let cluster = Cluster::from_objects(&objects, &crate::config::Config::default());
         let ctx = Context::new(&objects, &cluster);
         objects
             .iter()
