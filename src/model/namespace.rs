@@ -16,6 +16,8 @@ pub struct NamespaceInfo {
     /// for a namespace every cluster has that the inputs do not define.
     pub object: Option<usize>,
     pub labels: Labels,
+    /// Its annotations (Linkerd, OTel and OSM read injection settings there).
+    pub annotations: Labels,
 }
 
 /// Every Namespace among the inputs, by name.
@@ -33,11 +35,14 @@ impl Namespaces {
             }
             let mut labels = string_map(object.root.get("metadata").and_then(|m| m.get("labels")));
             labels.insert(NAME_LABEL.to_owned(), object.name.clone());
+            let annotations =
+                string_map(object.root.get("metadata").and_then(|m| m.get("annotations")));
             by_name.insert(
                 object.name.clone(),
                 NamespaceInfo {
                     object: Some(i),
                     labels,
+                    annotations,
                 },
             );
         }
@@ -49,6 +54,7 @@ impl Namespaces {
                 .or_insert_with(|| NamespaceInfo {
                     object: None,
                     labels: [(NAME_LABEL.to_owned(), (*name).to_owned())].into(),
+                    annotations: Labels::new(),
                 });
         }
         Namespaces { by_name }
