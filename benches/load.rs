@@ -58,6 +58,7 @@ fn main() {
         default_namespace: "default".to_owned(),
         no_suppressions: false,
         kubernetes_version: None,
+        manual_injector: None,
     };
 
     // Load: the workspace of the first run stays alive for the RSS reading

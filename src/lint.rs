@@ -25,6 +25,8 @@ pub struct LintOptions {
     pub no_suppressions: bool,
     /// `kubernetesVersion` (major, minor), for version-dependent checks.
     pub kubernetes_version: Option<(u64, u64)>,
+    /// `--injector NAME`: manual injection with one known injector.
+    pub manual_injector: Option<&'static str>,
 }
 
 /// The findings of a run, its counts, and the simulated workloads.
@@ -46,6 +48,8 @@ pub struct Analysis<'a> {
     pub no_suppressions: bool,
     pub max_file_size: u64,
     pub progress: bool,
+    /// `--injector NAME`: manual injection with one known injector.
+    pub manual_injector: Option<&'static str>,
 }
 
 impl<'a> Analysis<'a> {
@@ -57,6 +61,7 @@ impl<'a> Analysis<'a> {
             no_suppressions: false,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             progress: false,
+            manual_injector: None,
         }
     }
 
@@ -89,6 +94,7 @@ impl<'a> Analysis<'a> {
                 default_namespace,
                 no_suppressions: self.no_suppressions,
                 kubernetes_version: config.kubernetes_version(),
+                manual_injector: self.manual_injector,
             },
         );
         Ok((ws, outcome))
@@ -118,6 +124,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
     let settings = engine::Settings {
         default_namespace: ns.to_owned(),
         kubernetes_version: options.kubernetes_version,
+        manual_injector: options.manual_injector,
     };
     let mut simulation = engine::simulate(ws, &settings, &cluster);
     diagnostics.append(&mut simulation.diagnostics);

@@ -71,6 +71,7 @@ fixture_tests! {
     inj108_unknown_interpolation => "INJ108",
     inj201_invalid_label_or_annotation => "INJ201",
     inj202_unknown_injector_key => "INJ202",
+    inj203_rejected_injector_value => "INJ203",
     inj204_injection_off_with_overrides => "INJ204",
     inj205_conflicting_injection_controls => "INJ205",
     inj207_misplaced_pod_key => "INJ207",

@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
             // Both ways, decided by the input.
             no_suppressions: data.len() % 7 == 3,
             kubernetes_version: None,
+            manual_injector: None,
         },
     );
     common::check_diagnostics(&ws.sources, &outcome.diagnostics);

@@ -15,6 +15,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, ObjectRef};
+use crate::injectors::known::additions::Placed;
 use crate::injectors::own::catalog::{Catalog, ResolvedTemplate};
 use crate::injectors::own::mutate::Added;
 use crate::injectors::own::template::Section;
@@ -32,6 +33,28 @@ mod ports;
 mod quota;
 mod resources;
 
+/// Where the injected entries come from.
+#[derive(Clone, Copy)]
+pub enum Origin<'a> {
+    /// The repository's own injector: a resolved template, whose entries
+    /// the catalogue maps back to the files that define them.
+    Template {
+        catalog: &'a Catalog,
+        template: &'a ResolvedTemplate,
+    },
+    /// A known injector (Istio, Linkerd, …): its entries have no file of
+    /// their own, so findings point at what asked for the injection.
+    Known {
+        /// Human name (`Istio`).
+        display: &'a str,
+        /// Where each added entry landed in the injected pod.
+        placed: &'a [Placed],
+        /// The workload's key that triggered the injection (pointer from the
+        /// root of the object holding the pod template), if any.
+        trigger: Option<&'a str>,
+    },
+}
+
 /// Everything the post-injection checks of one workload may read.
 pub struct CheckInput<'a> {
     pub workload: &'a Workload<'a>,
@@ -39,8 +62,7 @@ pub struct CheckInput<'a> {
     pub objects: &'a [Object],
     /// Labels of the workload's namespace (Pod Security levels).
     pub namespace_labels: &'a Labels,
-    pub catalog: &'a Catalog,
-    pub template: &'a ResolvedTemplate,
+    pub origin: Origin<'a>,
     /// The pod template before and after injection (`metadata`, `spec`).
     pub pod_before: &'a Value,
     pub pod_after: &'a Value,
@@ -110,7 +132,10 @@ fn pod_list<'a>(pod: &'a Value, list: &str) -> &'a [Value] {
 impl<'a> CheckInput<'a> {
     /// Every entry the injection added, containers (init first) then volumes.
     pub(crate) fn injected(&self) -> Vec<InjectedEntry<'a>> {
-        let t = self.template;
+        let t = match self.origin {
+            Origin::Template { template, .. } => template,
+            Origin::Known { placed, .. } => return self.injected_known(placed),
+        };
         let mut out = Vec::new();
         let init = pod_list(self.pod_after, "initContainers");
         let n_init = t.init_containers.len();
@@ -154,6 +179,43 @@ impl<'a> CheckInput<'a> {
             }
         }
         out
+    }
+
+    /// A known injector's entries, in the order they were placed.
+    fn injected_known(&self, placed: &[Placed]) -> Vec<InjectedEntry<'a>> {
+        let mut counts = [0usize; 3];
+        let mut out: Vec<InjectedEntry<'a>> = placed
+            .iter()
+            .filter_map(|p| {
+                let value = pod_list(self.pod_after, p.list).get(p.index)?;
+                let section = match p.list {
+                    "volumes" => Section::Volumes,
+                    _ if value.get("restartPolicy").and_then(Value::as_str) == Some("Always") => {
+                        Section::Containers
+                    }
+                    "initContainers" => Section::InitContainers,
+                    _ => Section::Containers,
+                };
+                let n = &mut counts[section as usize];
+                *n += 1;
+                Some(InjectedEntry {
+                    section,
+                    index: *n - 1,
+                    pod_list: p.list,
+                    value,
+                })
+            })
+            .collect();
+        out.sort_by_key(|e| e.section == Section::Volumes);
+        out
+    }
+
+    /// What injected the entries: `envoy-proxy@1.4.0`, `Istio`.
+    pub(crate) fn origin_name(&self) -> String {
+        match self.origin {
+            Origin::Template { template, .. } => template.id(),
+            Origin::Known { display, .. } => display.to_owned(),
+        }
     }
 
     /// The workload's own entries of a pod list (after undoing an earlier
@@ -200,8 +262,11 @@ impl<'a> CheckInput<'a> {
     /// Where a piece of the resolved template is defined: file, span and the
     /// pointer in the defining object.
     pub(crate) fn template_span(&self, pointer: &str) -> Option<(FileId, Range<usize>, String)> {
-        let (t, ptr) = self.catalog.source(self.template, pointer)?;
-        let (file, span) = self.catalog.locate(self.objects, t, &ptr)?;
+        let Origin::Template { catalog, template } = self.origin else {
+            return None;
+        };
+        let (t, ptr) = catalog.source(template, pointer)?;
+        let (file, span) = catalog.locate(self.objects, t, &ptr)?;
         Some((file, span, ptr))
     }
 
@@ -229,10 +294,17 @@ impl<'a> CheckInput<'a> {
     /// A finding at the template's definition of `pointer` (a pointer into
     /// the resolved template), falling back to the workload's name.
     pub(crate) fn at_template(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
+        let (catalog, template) = match self.origin {
+            Origin::Template { catalog, template } => (catalog, template),
+            // A known injector's additions: at the key that asked for them.
+            Origin::Known { trigger, .. } => {
+                return self.at_workload(d, trigger.unwrap_or("/metadata/name"));
+            }
+        };
         match self.template_span(pointer) {
             Some((file, span, path)) => {
-                let t = self.catalog.source(self.template, pointer).map(|(t, _)| t);
-                let object = t.map(|t| self.catalog.object(self.objects, t));
+                let t = catalog.source(template, pointer).map(|(t, _)| t);
+                let object = t.map(|t| catalog.object(self.objects, t));
                 d.at(file, span)
                     .object(object.map(|o| o.object_ref("")))
                     .path(path)

@@ -51,13 +51,13 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
                     &input.display(),
                     name,
                     image(value).unwrap_or_default(),
-                    &input.template.id(),
+                    &input.origin_name(),
                 ),
                 pointer,
             )
         } else {
             input.at_workload(
-                injected_name_collision::new(&input.display(), kind, name, &input.template.id()),
+                injected_name_collision::new(&input.display(), kind, name, &input.origin_name()),
                 &format!("{pointer}/name"),
             )
         };

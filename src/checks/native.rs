@@ -31,12 +31,14 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
     let d = native_sidecar_on_old_kubernetes::new(&input.display(), &names.join(", "), version);
     // `nativeSidecar: true` makes the sidecars native; else the template
     // wrote `restartPolicy: Always` on an init container itself.
-    let pointer =
-        if input.template.native_sidecar && input.template.origin("nativeSidecar").is_some() {
+    let pointer = match input.origin {
+        super::Origin::Template { template, .. }
+            if template.native_sidecar && template.origin("nativeSidecar").is_some() =>
+        {
             "/nativeSidecar".to_owned()
-        } else {
-            first.template_pointer("/restartPolicy")
-        };
+        }
+        _ => first.template_pointer("/restartPolicy"),
+    };
     vec![input.at_template(d, &pointer)]
 }
 
@@ -94,8 +96,10 @@ spec:
             workload: &workload,
             objects: &objects,
             namespace_labels: &labels,
-            catalog: &catalog,
-            template,
+            origin: crate::checks::Origin::Template {
+                catalog: &catalog,
+                template,
+            },
             pod_before: &pod_before,
             pod_after: &injection.pod,
             added: &injection.added,

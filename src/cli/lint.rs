@@ -28,6 +28,20 @@ pub struct SimulateArgs {
     /// Print what injection adds to each workload (a structural diff of its pod)
     #[arg(long)]
     pub diff: bool,
+    /// Manual injection with a known injector (as `istioctl kube-inject`,
+    /// `linkerd inject --manual`): no webhook gate, the injector's own checks
+    #[arg(long, value_name = "NAME", value_parser = known_injector)]
+    pub injector: Option<&'static str>,
+}
+
+/// Parses `--injector`: one of the known injectors.
+pub fn known_injector(name: &str) -> Result<&'static str, String> {
+    crate::injectors::known::gate::static_name(name).ok_or_else(|| {
+        format!(
+            "unknown injector `{name}`; known: {}",
+            crate::injectors::known::KNOWN.join(", ")
+        )
+    })
 }
 
 /// Inputs and reporting, shared by `lint` and `simulate`.
@@ -54,7 +68,7 @@ pub struct RunArgs {
 }
 
 pub fn lint_command(global: &GlobalArgs, args: LintArgs) -> Outcome {
-    run(global, &args.run, "lint", &HumanOptions::default())
+    run(global, &args.run, "lint", &HumanOptions::default(), None)
 }
 
 pub fn simulate_command(global: &GlobalArgs, args: SimulateArgs) -> Outcome {
@@ -63,11 +77,18 @@ pub fn simulate_command(global: &GlobalArgs, args: SimulateArgs) -> Outcome {
         diff: args.diff,
         ..HumanOptions::default()
     };
-    run(global, &args.run, "simulate", &extra)
+    run(global, &args.run, "simulate", &extra, args.injector)
 }
 
-/// `extra` carries the command's own human-report switches.
-fn run(global: &GlobalArgs, args: &RunArgs, command: &str, extra: &HumanOptions) -> Outcome {
+/// `extra` carries the command's own human-report switches; `injector` is
+/// `simulate --injector`.
+fn run(
+    global: &GlobalArgs,
+    args: &RunArgs,
+    command: &str,
+    extra: &HumanOptions,
+    injector: Option<&'static str>,
+) -> Outcome {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let config = match Config::discover(global.config.as_deref(), &cwd) {
         Ok(config) => config,
@@ -83,6 +104,7 @@ fn run(global: &GlobalArgs, args: &RunArgs, command: &str, extra: &HumanOptions)
         no_suppressions: args.no_suppressions,
         max_file_size: args.max_file_size,
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+        manual_injector: injector,
         ..Analysis::new(paths, &config)
     };
     let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {

@@ -24,6 +24,10 @@ pub struct RenderArgs {
     /// Write one file per input file, mirroring the input tree, instead of stdout
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Inject with a known injector instead of the repository's own (as
+    /// `istioctl kube-inject`, `linkerd inject --manual`): no webhook gate
+    #[arg(long, value_name = "NAME", value_parser = super::lint::known_injector)]
+    pub injector: Option<&'static str>,
 }
 
 /// Where a rendered file came from: its path and the named input holding it.
@@ -51,6 +55,7 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
     let analysis = Analysis {
         namespace: global.namespace.clone(),
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+        manual_injector: args.injector,
         ..Analysis::new(args.paths.clone(), &config)
     };
     let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {

@@ -92,12 +92,13 @@ fn write_workloads(
     out: &mut dyn Write,
     options: &HumanOptions,
 ) -> io::Result<()> {
-    let rows: Vec<[String; 4]> = workloads
+    let rows: Vec<[String; 5]> = workloads
         .iter()
         .flat_map(|w| {
             w.injectors.iter().map(move |i| {
                 [
                     format!("{}/{}/{}", w.kind, w.namespace, w.name),
+                    i.injector.to_owned(),
                     decision_text(i),
                     i.policy.clone().unwrap_or_else(|| "-".into()),
                     i.template.clone().unwrap_or_else(|| "-".into()),
@@ -105,32 +106,23 @@ fn write_workloads(
             })
         })
         .collect();
-    let header = ["WORKLOAD", "DECISION", "POLICY", "TEMPLATE"];
-    let mut widths = header.map(str::len);
+    let header = ["WORKLOAD", "INJECTOR", "DECISION", "POLICY", "TEMPLATE"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 4]| {
-        format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        )
+    let line = |cells: &[String; 5]| {
+        let mut text = String::new();
+        for (cell, width) in cells.iter().zip(widths) {
+            text.push_str(&format!("{cell:<width$}  "));
+        }
+        text.trim_end().to_owned()
     };
-    writeln!(out, "{}", line(header).trim_end())?;
+    writeln!(out, "{}", line(&header))?;
     for row in &rows {
-        writeln!(
-            out,
-            "{}",
-            line([&row[0], &row[1], &row[2], &row[3]]).trim_end()
-        )?;
+        writeln!(out, "{}", line(row))?;
     }
     writeln!(out)?;
     if options.explain {

@@ -7,12 +7,14 @@
 
 use crate::diagnostic::Severity;
 
+pub mod competing_interceptors;
 pub mod conflicting_injection_controls;
 pub mod contradictory_namespace_labels;
 pub mod deprecated_injector_key;
 pub mod double_injection;
 pub mod duplicate_key;
 pub mod duplicate_object;
+pub mod init_container_after_proxy_init;
 pub mod injected_container_without_readiness;
 pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
@@ -31,6 +33,7 @@ pub mod pod_override_not_allowed;
 pub mod pod_security_violation;
 pub mod policy_conflict;
 pub mod quota_cannot_hold_sidecars;
+pub mod rejected_injector_value;
 pub mod schema_violation;
 pub mod sidecar_already_present;
 pub mod suppression_without_reason;
@@ -90,8 +93,10 @@ pub static RULES: &[&Rule] = &[
     &unknown_interpolation::RULE,
     &invalid_label_or_annotation::RULE,
     &unknown_injector_key::RULE,
+    &rejected_injector_value::RULE,
     &injection_off_with_overrides::RULE,
     &conflicting_injection_controls::RULE,
+    &competing_interceptors::RULE,
     &misplaced_pod_key::RULE,
     &deprecated_injector_key::RULE,
     &contradictory_namespace_labels::RULE,
@@ -106,6 +111,7 @@ pub static RULES: &[&Rule] = &[
     &injected_image_unpinned::RULE,
     &injected_container_without_readiness::RULE,
     &quota_cannot_hold_sidecars::RULE,
+    &init_container_after_proxy_init::RULE,
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
     &webhook_misconfigured::RULE,
@@ -114,7 +120,7 @@ pub static RULES: &[&Rule] = &[
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
-pub const RESERVED: &[&str] = &["INJ203", "INJ206", "INJ309", "INJ401", "INJ402", "INJ403"];
+pub const RESERVED: &[&str] = &["INJ401", "INJ402", "INJ403"];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {

@@ -29,6 +29,7 @@ pub fn lint_with(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome)
             default_namespace: config.namespace.clone().unwrap_or_else(|| "default".into()),
             no_suppressions: false,
             kubernetes_version: config.kubernetes_version(),
+            manual_injector: None,
         },
     );
     (ws, outcome)

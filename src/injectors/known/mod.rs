@@ -5,8 +5,11 @@
 
 pub mod additions;
 pub mod conflicts;
+pub mod decide;
+pub mod gate;
 pub mod istio_config;
 pub mod settings;
+pub mod values;
 
 use std::sync::OnceLock;
 
@@ -18,6 +21,11 @@ use crate::model::workload::Workload;
 use crate::yaml::{Entry, Node};
 
 pub mod placement;
+
+/// The known injectors' ids, in the vocabulary's order.
+pub const KNOWN: &[&str] = &[
+    "istio", "linkerd", "consul", "vault", "dapr", "kuma", "otel", "osm", "appmesh",
+];
 
 /// The vocabulary file, embedded.
 const VOCABULARY: &str = include_str!("vocabulary.yaml");
@@ -118,8 +126,35 @@ pub struct KeySpec {
     #[serde(default)]
     pub generated: bool,
     pub deprecated: Option<Deprecation>,
+    /// The injector's own parsing, refining `type` ([`values::Format`]).
+    #[serde(default)]
+    pub format: Option<values::Format>,
+    /// What the injector does with a value it does not accept; `None`: the
+    /// reference does not record it, and INJ203 stays quiet.
+    #[serde(default)]
+    pub invalid: Option<Invalid>,
+    /// Why or how, in a few words (`istiod validates this annotation`).
+    #[serde(default)]
+    pub invalid_note: Option<String>,
+    /// `invalid` is an inference, not a statement of the reference.
+    #[serde(default)]
+    pub invalid_inferred: bool,
     /// Where the fact comes from (reference section, repository path).
     pub source: String,
+}
+
+/// What an injector does with a value it does not accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invalid {
+    /// The pod is denied at admission.
+    Deny,
+    /// Injection is skipped without a word.
+    Skip,
+    /// The setting is ignored; the injector's default applies.
+    Ignored,
+    /// The value is treated as absent (a warning at most).
+    Default,
 }
 
 impl KeySpec {
@@ -272,7 +307,7 @@ pub fn check_all(
         .flat_map_iter(|object| {
             // Read the pod template's keys once for every rule that needs them.
             let keys = pod_keys(object, default_namespace);
-            let mut found = check(object, default_namespace, &keys);
+            let mut found = check(object, default_namespace, &keys, &cluster.known);
             found.extend(conflicts::check(object, default_namespace, &keys, &context));
             found
         })
@@ -280,14 +315,25 @@ pub fn check_all(
 }
 
 /// The label and annotation rules about one object: INJ201 (syntax), INJ202
-/// (unknown injector key), INJ208 (deprecated injector key).
-/// `keys` are the object's [`pod_keys`].
-pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> Vec<Diagnostic> {
+/// (unknown injector key), INJ203 (rejected value), INJ208 (deprecated
+/// injector key). `keys` are the object's [`pod_keys`].
+pub fn check(
+    object: &Object,
+    default_namespace: &str,
+    keys: &[PodKey<'_>],
+    known: &settings::KnownSettings,
+) -> Vec<Diagnostic> {
     let mut found = crate::rules::invalid_label_or_annotation::check(object, default_namespace);
     found.extend(crate::rules::unknown_injector_key::check(
         object,
         default_namespace,
         keys,
+    ));
+    found.extend(crate::rules::rejected_injector_value::check(
+        object,
+        default_namespace,
+        keys,
+        known,
     ));
     found.extend(crate::rules::deprecated_injector_key::check(
         object,

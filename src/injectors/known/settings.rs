@@ -16,6 +16,24 @@ use crate::source::FileId;
 /// The newest Istio minor version the tool knows (value parsing, defaults).
 pub const NEWEST_ISTIO: (u64, u64) = (1, 28);
 
+/// The newest Linkerd release the tool knows (the reference's snapshot).
+pub const NEWEST_LINKERD: &str = "edge-26.8.3";
+
+/// Whether a Linkerd version injects the proxy as a native sidecar unless
+/// told otherwise: stable/enterprise 2.20 and later, and the edge releases
+/// of 2026 (the reference's snapshot, edge-26.8, does; the exact first edge
+/// release is an inference).
+pub fn linkerd_native_by_default(version: &str) -> bool {
+    let version = version.trim();
+    if let Some(edge) = version.strip_prefix("edge-") {
+        return parse_minor(edge).is_some_and(|(year, _)| year >= 26);
+    }
+    let release = version
+        .trim_start_matches("stable-")
+        .trim_start_matches("enterprise-");
+    parse_minor(release).is_some_and(|v| v >= (2, 20))
+}
+
 /// Istio's injector settings (`values` and `config` of its ConfigMap).
 #[derive(Debug, Clone)]
 pub struct IstioSettings {
@@ -111,9 +129,10 @@ pub struct LinkerdSettings {
 impl Default for LinkerdSettings {
     fn default() -> Self {
         LinkerdSettings {
-            version: "stable-2.14".into(),
+            version: NEWEST_LINKERD.into(),
             cni: false,
-            native_sidecars: false,
+            // Native by default as of Linkerd 2.20 (proxy-injection docs).
+            native_sidecars: true,
             proxy_image: "cr.l5d.io/linkerd/proxy".into(),
             proxy_init_image: "cr.l5d.io/linkerd/proxy-init".into(),
             debug_image: "cr.l5d.io/linkerd/debug".into(),
@@ -206,6 +225,7 @@ impl KnownSettings {
             let s = &mut self.linkerd;
             if let Some(v) = &linkerd.version {
                 s.version = v.clone();
+                s.native_sidecars = linkerd_native_by_default(v);
             }
             if let Some(cni) = linkerd.cni {
                 s.cni = cni;
@@ -287,5 +307,13 @@ mod tests {
         assert_eq!(parse_minor("v1.27.3"), Some((1, 27)));
         assert_eq!(parse_minor("1.26.0-beta.1"), Some((1, 26)));
         assert_eq!(parse_minor("stable"), None);
+    }
+
+    #[test]
+    fn linkerd_goes_native_with_2_20() {
+        assert!(linkerd_native_by_default("edge-26.8.3"));
+        assert!(linkerd_native_by_default("stable-2.20.0"));
+        assert!(!linkerd_native_by_default("stable-2.14"));
+        assert!(!linkerd_native_by_default("edge-24.11.8"));
     }
 }

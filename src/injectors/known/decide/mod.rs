@@ -114,11 +114,10 @@ pub fn decide(
     settings: &KnownSettings,
     mode: Mode,
 ) -> Option<KnownDecision> {
-    let reached = gate.reaching(injector, pod.namespace_labels, pod.labels);
-    let mentioned = pod.mentions(injector);
-    if mode == Mode::Admission && !mentioned && !opt_out_by_default(injector, &reached) {
+    if !concerned(injector, pod, gate, mode) {
         return None;
     }
+    let reached = gate.reaching(injector, pod.namespace_labels, pod.labels);
     let mut decision = KnownDecision::new(injector);
     if mode == Mode::Admission {
         match reached.first() {
@@ -138,6 +137,21 @@ pub fn decide(
         "linkerd" => linkerd::decide(decision, pod, settings, mode),
         other => others::decide(other, decision, pod, mode),
     })
+}
+
+/// Whether `injector` has anything to say about the pod: one of its keys is
+/// set on the pod or its namespace, or (Istio, Kuma, App Mesh, whose
+/// webhooks select namespaces) one of its webhooks reaches the pod. Reads
+/// no `spec`, so a caller may ask before building one.
+pub fn concerned(injector: &str, pod: &PodInput<'_>, gate: &Gate, mode: Mode) -> bool {
+    if mode == Mode::Manual {
+        return true;
+    }
+    pod.mentions(injector)
+        || opt_out_by_default(
+            injector,
+            &gate.reaching(injector, pod.namespace_labels, pod.labels),
+        )
 }
 
 /// Injectors whose webhook sees every pod and decides from annotations: a

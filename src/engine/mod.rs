@@ -2,6 +2,8 @@
 //! decide and what the injected pod looks like; plus the static checks of
 //! policies and templates. `lint` and `simulate` share it.
 
+mod known;
+
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -13,6 +15,7 @@ use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
 use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
 use crate::config::Config;
+use crate::injectors::known::gate::Gate;
 use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::webhooks::{self, Webhooks};
 use crate::load::Workspace;
@@ -80,6 +83,9 @@ pub struct Settings {
     pub default_namespace: String,
     /// `kubernetesVersion` of the configuration (major, minor).
     pub kubernetes_version: Option<(u64, u64)>,
+    /// Manual injection with one known injector (`--injector`): no webhook
+    /// gate, and the repository's own injector stays out.
+    pub manual_injector: Option<&'static str>,
 }
 
 /// What the cluster around the workloads looks like: its namespaces and
@@ -91,14 +97,19 @@ pub struct Cluster {
     pub webhooks: Webhooks,
     /// The known injectors' settings (config, then their objects among the inputs).
     pub known: KnownSettings,
+    /// The webhooks calling known injectors (inputs, else chart defaults).
+    pub gate: Gate,
 }
 
 impl Cluster {
     pub fn from_objects(objects: &[crate::model::Object], config: &Config) -> Cluster {
+        let webhooks = Webhooks::from_objects(objects);
+        let known = KnownSettings::resolve(config, objects);
         Cluster {
             namespaces: Namespaces::from_objects(objects),
-            webhooks: Webhooks::from_objects(objects),
-            known: KnownSettings::resolve(config, objects),
+            gate: Gate::build(&webhooks, &known),
+            webhooks,
+            known,
         }
     }
 }
@@ -129,7 +140,7 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
         .enumerate()
         .filter_map(|(i, object)| {
             let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
-            Some(simulate_one(&ctx, webhooks, settings, i, &workload))
+            Some(simulate_one(&ctx, cluster, settings, i, &workload))
         })
         .collect();
     let mut workloads = Vec::with_capacity(per_workload.len());
@@ -145,16 +156,19 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
 
 fn simulate_one(
     ctx: &Context<'_>,
-    webhooks: &Webhooks,
+    cluster: &Cluster,
     settings: &Settings,
     index: usize,
     workload: &Workload<'_>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
     let object = workload.object;
+    if settings.manual_injector.is_some() {
+        return manual_one(ctx, cluster, settings, index, workload);
+    }
     let mut decision = decide::decide(ctx, workload);
     decision.diagnostics.extend(webhooks::double_injections(
         ctx.objects,
-        webhooks,
+        &cluster.webhooks,
         ctx.namespaces,
         workload,
     ));
@@ -204,8 +218,10 @@ fn simulate_one(
                 workload,
                 objects: ctx.objects,
                 namespace_labels,
-                catalog: ctx.catalog,
-                template,
+                origin: checks::Origin::Template {
+                    catalog: ctx.catalog,
+                    template,
+                },
                 pod_before: &before,
                 pod_after: &injection.pod,
                 added: &injection.added,
@@ -215,6 +231,24 @@ fn simulate_one(
         pod_after = Some(injection.pod);
         pod_before = Some(before);
     }
+    let own_intercepts = decision.outcome == Outcome::Inject
+        && template.is_some_and(|t| t.intercepts_traffic);
+    let mut injectors = vec![InjectorResult {
+        injector: OWN_INJECTOR,
+        decision: decision.outcome,
+        policy: policy_name,
+        template: decision.template.map(|i| ctx.catalog.templates[i].id()),
+        added,
+        reasons: decision.reasons,
+    }];
+    let mut diagnostics = decision.diagnostics;
+    let known = known::run(ctx.objects, cluster, settings, workload, pod_after.as_ref());
+    injectors.extend(known.results);
+    diagnostics.extend(known.diagnostics);
+    if let Some(after) = known.pod_after {
+        pod_before.get_or_insert_with(|| workload.pod.to_json());
+        pod_after = Some(after);
+    }
     let result = WorkloadResult {
         object: index,
         kind: object.kind.clone(),
@@ -222,18 +256,37 @@ fn simulate_one(
         name: object.name.clone(),
         file: object.file,
         offset: object.root.span.start,
-        injectors: vec![InjectorResult {
-            injector: OWN_INJECTOR,
-            decision: decision.outcome,
-            policy: policy_name,
-            template: decision.template.map(|i| ctx.catalog.templates[i].id()),
-            added,
-            reasons: decision.reasons,
-        }],
+        injectors,
         pod_before,
         pod_after,
     };
-    (result, decision.diagnostics)
+    diagnostics.extend(known::combined_checks(&result, own_intercepts, workload));
+    (result, diagnostics)
+}
+
+/// `--injector NAME`: only that known injector, without the webhook gate.
+fn manual_one(
+    ctx: &Context<'_>,
+    cluster: &Cluster,
+    settings: &Settings,
+    index: usize,
+    workload: &Workload<'_>,
+) -> (WorkloadResult, Vec<Diagnostic>) {
+    let object = workload.object;
+    let known = known::run(ctx.objects, cluster, settings, workload, None);
+    let pod_before = known.pod_after.as_ref().map(|_| workload.pod.to_json());
+    let result = WorkloadResult {
+        object: index,
+        kind: object.kind.clone(),
+        namespace: workload.namespace.clone(),
+        name: object.name.clone(),
+        file: object.file,
+        offset: object.root.span.start,
+        injectors: known.results,
+        pod_before,
+        pod_after: known.pod_after,
+    };
+    (result, known.diagnostics)
 }
 
 /// Checks of the policies themselves: INJ107 (a namespaced policy with a
