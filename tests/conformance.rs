@@ -114,10 +114,22 @@ fn read_rows(text: &str) -> Vec<Row> {
 }
 
 /// The test name without the Go file in front (`TestInjection -> x.injected`).
-fn short_test(test: &str) -> String {
-    match test.split_once(' ') {
+fn short_test(row: &Row) -> String {
+    let test = match row.test.split_once(' ') {
         Some((first, rest)) if first.ends_with(".go") => rest.to_owned(),
-        _ => test.to_owned(),
+        _ => row.test.clone(),
+    };
+    // Name the case where the test name alone does not (TestKubeInject, …).
+    let file = if row.expected.is_empty() {
+        &row.input
+    } else {
+        &row.expected
+    };
+    let file = file.rsplit('/').next().unwrap_or_default();
+    if test.contains(file) {
+        test
+    } else {
+        format!("{test} ({file})")
     }
 }
 
@@ -135,8 +147,7 @@ fn parse_docs(text: &str) -> Vec<Value> {
 }
 
 fn read_docs(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     parse_docs(&text)
 }
 
@@ -287,7 +298,11 @@ impl Added {
     fn diff(&self, got: &Added) -> Option<String> {
         let mut out = Vec::new();
         for (label, want, have) in [
-            ("initContainers", &self.init_containers, &got.init_containers),
+            (
+                "initContainers",
+                &self.init_containers,
+                &got.init_containers,
+            ),
             ("containers", &self.containers, &got.containers),
             ("volumes", &self.volumes, &got.volumes),
         ] {
@@ -773,7 +788,10 @@ fn setup_istio(corpus: &Path, row: &Row, family: Family) -> Setup {
             setup.not_modelled.push(what.into());
         }
     }
-    setup.write("istio-sidecar-injector.yaml", &istio_configmap(&config, &values));
+    setup.write(
+        "istio-sidecar-injector.yaml",
+        &istio_configmap(&config, &values),
+    );
     let old_nodes = row.test.contains("TestInjectionOlderVersion")
         || row.overrides.contains("NativeSidecarModeDisabled");
     setup.write_config(if old_nodes {
@@ -895,7 +913,10 @@ fn setup_linkerd_webhook(corpus: &Path, row: &Row) -> Setup {
         "kind": "Namespace",
         "metadata": {"name": namespace, "annotations": namespace_annotations(&row.overrides)},
     });
-    setup.write("namespace.json", &serde_json::to_string_pretty(&ns).unwrap());
+    setup.write(
+        "namespace.json",
+        &serde_json::to_string_pretty(&ns).unwrap(),
+    );
     setup.write_config("linkerd: {}");
     setup
 }
@@ -1055,6 +1076,12 @@ fn compare(expect: &Expectation, got: &Got) -> Option<String> {
             }
         }
     }
+    // Workloads the upstream output does not inject must not be injected.
+    for (w, _) in got.workloads.iter().zip(&used).filter(|(_, u)| !**u) {
+        if w.decision == "inject" {
+            problems.push(format!("{}: injected, but not a workload upstream", w.id));
+        }
+    }
     (!problems.is_empty()).then(|| problems.join(" | "))
 }
 
@@ -1151,7 +1178,7 @@ fn conformance_with_upstream_injector_tests() {
             "{:<5} {:<8} {:<58} {:<40} {:<40} {}",
             o.row.line,
             o.family.injector(),
-            truncate(&short_test(&o.row.test), 58),
+            truncate(&short_test(&o.row), 58),
             truncate(&o.expected, 40),
             truncate(&o.got, 40),
             match &o.mismatch {
@@ -1280,7 +1307,9 @@ fn istio_expectations_cover_cronjobs_lists_skips_and_errors() {
         return;
     };
     let find = |suffix: &str| {
-        let row = row_at(&corpus, |r| r.injector == "istio" && r.test.ends_with(suffix));
+        let row = row_at(&corpus, |r| {
+            r.injector == "istio" && r.test.ends_with(suffix)
+        });
         expectation(&corpus, &row, Family::Istio)
     };
     // The CronJob's status sits on spec.jobTemplate.metadata.
@@ -1341,9 +1370,12 @@ fn istio_setup_writes_a_valid_configmap_with_overrides() {
     assert_eq!(cm["apiVersion"], "v1");
     assert_eq!(cm["metadata"]["name"], "istio-sidecar-injector");
     assert_eq!(cm["metadata"]["namespace"], "istio-system");
-    let original =
-        std::fs::read_to_string(corpus.join(ISTIO_DERIVED).join("sidecar-injector-config.yaml"))
-            .unwrap();
+    let original = std::fs::read_to_string(
+        corpus
+            .join(ISTIO_DERIVED)
+            .join("sidecar-injector-config.yaml"),
+    )
+    .unwrap();
     let config = cm["data"]["config"].as_str().unwrap();
     assert_eq!(config.trim_end(), original.trim_end());
     let values: Value = serde_json::from_str(cm["data"]["values"].as_str().unwrap()).unwrap();
@@ -1408,17 +1440,22 @@ fn linkerd_expectations() {
     };
     assert!(added.init_containers.contains("linkerd-init"));
     assert!(
-        added.init_containers.contains("linkerd-proxy") || added.containers.contains("linkerd-proxy")
+        added.init_containers.contains("linkerd-proxy")
+            || added.containers.contains("linkerd-proxy")
     );
     assert!(!added.containers.contains("web-svc"));
     assert!(added.volumes.contains("linkerd-identity-end-entity"));
     // Already injected inputs: uninjected first, so the proxy counts.
-    let Expectation::Workloads(ws) =
-        linkerd_cli_expectation(&corpus, find(" inject_emojivoto_already_injected.golden.yml"))
-    else {
+    let Expectation::Workloads(ws) = linkerd_cli_expectation(
+        &corpus,
+        find(" inject_emojivoto_already_injected.golden.yml"),
+    ) else {
         panic!()
     };
-    assert!(ws.iter().any(|(_, e)| matches!(e, Expect::Injected(Some(a)) if !a.is_empty())));
+    assert!(
+        ws.iter()
+            .any(|(_, e)| matches!(e, Expect::Injected(Some(a)) if !a.is_empty()))
+    );
     // Annotation-only: decision only.
     let Expectation::Workloads(ws) =
         linkerd_cli_expectation(&corpus, find(" inject_emojivoto_cronjob.golden.yml"))
@@ -1442,7 +1479,10 @@ fn linkerd_expectations() {
     // Webhook patches.
     let webhook = rows
         .iter()
-        .find(|r| Family::of(r) == Some(Family::LinkerdWebhook) && r.expected.ends_with("/pod-with-debug.patch.json"))
+        .find(|r| {
+            Family::of(r) == Some(Family::LinkerdWebhook)
+                && r.expected.ends_with("/pod-with-debug.patch.json")
+        })
         .unwrap();
     let Expectation::Workloads(ws) = expectation(&corpus, webhook, Family::LinkerdWebhook) else {
         panic!()
@@ -1461,8 +1501,16 @@ fn linkerd_expectations() {
         }))
     );
     // The annotation patches are not selected, the uninject rows neither.
-    assert!(rows.iter().filter(|r| r.test.contains("TestGetAnnotationPatch")).all(|r| Family::of(r).is_none()));
-    assert!(rows.iter().filter(|r| r.injector == "linkerd (uninject)").all(|r| Family::of(r).is_none()));
+    assert!(
+        rows.iter()
+            .filter(|r| r.test.contains("TestGetAnnotationPatch"))
+            .all(|r| Family::of(r).is_none())
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.injector == "linkerd (uninject)")
+            .all(|r| Family::of(r).is_none())
+    );
     // Webhook setup: a Namespace with the row's annotations, no --injector.
     let row = rows
         .iter()
@@ -1477,7 +1525,10 @@ fn linkerd_expectations() {
     assert_eq!(ann["config.linkerd.io/skip-outbound-ports"], "34567");
     assert_eq!(ann["config.linkerd.io/invalid-key"], "invalid-value");
     // The debug sidecar flag becomes the pod annotation.
-    let setup = setup_linkerd_cli(&corpus, find(" inject_emojivoto_deployment_debug.golden.yml"));
+    let setup = setup_linkerd_cli(
+        &corpus,
+        find(" inject_emojivoto_deployment_debug.golden.yml"),
+    );
     let doc = &read_docs(&setup.path().join("in0-0.json"))[0];
     assert_eq!(
         doc["spec"]["template"]["metadata"]["annotations"]["config.linkerd.io/enable-debug-sidecar"],

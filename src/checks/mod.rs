@@ -45,6 +45,8 @@ pub enum Origin<'a> {
     /// A known injector (Istio, Linkerd, …): its entries have no file of
     /// their own, so findings point at what asked for the injection.
     Known {
+        /// Id (`istio`).
+        injector: &'static str,
         /// Human name (`Istio`).
         display: &'a str,
         /// Where each added entry landed in the injected pod.

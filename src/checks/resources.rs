@@ -35,11 +35,20 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
             continue;
         }
         let missing = missing_resources(entry.value);
-        if !missing.is_empty() {
-            out.push(input.at_template(
-                injected_container_without_resources::new(&input.display(), entry.name(), &missing),
-                &entry.template_pointer("/name"),
-            ));
+        let known = match input.origin {
+            super::Origin::Known { injector, .. } => Some(injector),
+            super::Origin::Template { .. } => None,
+        };
+        // A known injector's init containers take their resources from its
+        // installation, which the workload cannot change; only its sidecars
+        // are worth a finding.
+        if !missing.is_empty() && (known.is_none() || entry.long_running()) {
+            let mut d =
+                injected_container_without_resources::new(&input.display(), entry.name(), &missing);
+            if let Some(injector) = known {
+                d = d.help(known_resources_help(injector));
+            }
+            out.push(input.at_template(d, &entry.template_pointer("/name")));
         }
         if entry.long_running() && entry.value.get("readinessProbe").is_none() {
             out.push(input.at_template(
@@ -49,6 +58,17 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// How a workload sets a known injector's sidecar resources.
+fn known_resources_help(injector: &str) -> String {
+    match injector {
+        "istio" => "set the pod annotations `sidecar.istio.io/proxyCPU`, `proxyMemory`, `proxyCPULimit` and `proxyMemoryLimit` (or `global.proxy.resources` in the injector's values)".into(),
+        "linkerd" => "set the pod annotations `config.linkerd.io/proxy-cpu-request`, `proxy-memory-request`, `proxy-cpu-limit` and `proxy-memory-limit` (or `proxy.resources` in the chart's values)".into(),
+        "vault" => "set the pod annotations `vault.hashicorp.com/agent-requests-cpu`, `agent-requests-mem`, `agent-limits-cpu` and `agent-limits-mem`".into(),
+        "dapr" => "set the pod annotations `dapr.io/sidecar-cpu-request`, `dapr.io/sidecar-memory-request`, `dapr.io/sidecar-cpu-limit` and `dapr.io/sidecar-memory-limit`".into(),
+        other => format!("set the sidecar's requests and limits in the {other} injector's installation values"),
+    }
 }
 
 #[cfg(test)]

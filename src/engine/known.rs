@@ -114,6 +114,9 @@ pub(super) fn run(
                 namespace: &workload.namespace,
                 service_account: &workload.service_account,
             };
+            if injector == "linkerd" {
+                inherit_linkerd_annotations(&mut current, &ns_annotations);
+            }
             match additions::additions(injector, &current, &facts, &cluster.known) {
                 Err(reason) => {
                     decision.outcome = Outcome::Deny;
@@ -125,21 +128,21 @@ pub(super) fn run(
                         .injector(injector)
                         .map_or(injector, |i| i.display.as_str());
                     let trigger = trigger_pointer(workload, injector);
-                    run.diagnostics
-                        .extend(checks::check_injected(&CheckInput {
-                            workload,
-                            objects,
-                            namespace_labels: &ns_labels,
-                            origin: Origin::Known {
-                                display,
-                                placed: &applied.placed,
-                                trigger: trigger.as_deref(),
-                            },
-                            pod_before: &current,
-                            pod_after: &applied.pod,
-                            added: &applied.added,
-                            kubernetes_version: settings.kubernetes_version,
-                        }));
+                    run.diagnostics.extend(checks::check_injected(&CheckInput {
+                        workload,
+                        objects,
+                        namespace_labels: &ns_labels,
+                        origin: Origin::Known {
+                            injector,
+                            display,
+                            placed: &applied.placed,
+                            trigger: trigger.as_deref(),
+                        },
+                        pod_before: &current,
+                        pod_after: &applied.pod,
+                        added: &applied.added,
+                        kubernetes_version: settings.kubernetes_version,
+                    }));
                     current = applied.pod;
                     added = Some(applied.added);
                     mutated = true;
@@ -161,6 +164,47 @@ pub(super) fn run(
     run
 }
 
+/// Linkerd copies its proxy settings from the namespace onto a pod that
+/// does not set them (`pkg/inject/inject.go: AppendNamespaceAnnotations`,
+/// reference §3.2); a few keys are not inherited.
+fn inherit_linkerd_annotations(pod: &mut Value, namespace_annotations: &Labels) {
+    const NOT_INHERITED: &[&str] = &[
+        "config.linkerd.io/proxy-cpu-ratio-limit",
+        "config.beta.linkerd.io/proxy-enable-native-sidecar",
+    ];
+    let inherited: Vec<(&String, &String)> = namespace_annotations
+        .iter()
+        .filter(|(k, _)| {
+            (k.starts_with("config.linkerd.io/") || k.starts_with("config.alpha.linkerd.io/"))
+                && !NOT_INHERITED.contains(&k.as_str())
+                && k.as_str() != "config.linkerd.io/admission-webhooks"
+        })
+        .collect();
+    if inherited.is_empty() {
+        return;
+    }
+    let Some(pod) = pod.as_object_mut() else {
+        return;
+    };
+    let metadata = pod
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(annotations) = annotations.as_object_mut() else {
+        return;
+    };
+    for (key, value) in inherited {
+        annotations
+            .entry(key.clone())
+            .or_insert_with(|| Value::String(value.clone()));
+    }
+}
+
 /// `labels` or `annotations` of a pod template as JSON.
 fn string_map(pod: &Value, field: &str) -> Labels {
     pod.get("metadata")
@@ -168,7 +212,15 @@ fn string_map(pod: &Value, field: &str) -> Labels {
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .filter_map(|(k, v)| {
+                    // A bool where Kubernetes wants a string (INJ201 says
+                    // so) still reads as its text.
+                    let text = match v {
+                        Value::Bool(b) => b.to_string(),
+                        other => other.as_str()?.to_owned(),
+                    };
+                    Some((k.clone(), text))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -196,15 +248,19 @@ fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
 pub const INTERCEPTING: &[&str] = &["istio", "linkerd", "consul", "kuma", "osm", "appmesh"];
 
 /// Init containers that install an intercepting proxy's redirection, with
-/// the proxy they redirect to (reference §4.2).
+/// the proxy they redirect to (reference §4.2), and CNI validators: with a
+/// CNI plugin the redirection exists before any init container runs.
 const REDIRECTING_INITS: &[(&str, &str)] = &[
     ("istio-init", "istio-proxy"),
-    ("istio-validation", "istio-proxy"),
     ("linkerd-init", "linkerd-proxy"),
     ("consul-connect-inject-init", "consul-dataplane"),
     ("kuma-init", "kuma-sidecar"),
     ("osm-init", "envoy"),
     ("proxyinit", "envoy"),
+];
+const CNI_VALIDATORS: &[(&str, &str)] = &[
+    ("istio-validation", "istio-proxy"),
+    ("linkerd-network-validator", "linkerd-proxy"),
 ];
 
 /// Checks across the injectors of one workload: INJ206 (two intercepting
@@ -275,20 +331,37 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
         .pointer("/spec/initContainers")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
-    let name = |c: &Value| c.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-    let Some((at, (redirect, proxy))) = inits.iter().enumerate().find_map(|(i, c)| {
+    let name = |c: &Value| {
+        c.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    // Where the redirection starts: after the proxy's init container, or
+    // before every init container with a CNI plugin.
+    let cni = inits.iter().find_map(|c| {
         let n = name(c);
-        REDIRECTING_INITS
-            .iter()
-            .find(|(init, _)| *init == n)
-            .map(|pair| (i, *pair))
-    }) else {
+        CNI_VALIDATORS.iter().find(|(v, _)| *v == n).copied()
+    });
+    let classic = || {
+        inits.iter().enumerate().find_map(|(i, c)| {
+            let n = name(c);
+            REDIRECTING_INITS
+                .iter()
+                .find(|(init, _)| *init == n)
+                .map(|pair| (i + 1, *pair))
+        })
+    };
+    let Some((start, (redirect, proxy))) = cni.map(|pair| (0, pair)).or_else(classic) else {
         return Vec::new();
     };
     let annotations = string_map(pod, "annotations");
     let mut out = Vec::new();
-    for (i, container) in inits.iter().enumerate().skip(at + 1) {
+    for (i, container) in inits.iter().enumerate().skip(start) {
         let n = name(container);
+        if CNI_VALIDATORS.iter().any(|(v, _)| *v == n) {
+            continue;
+        }
         // A native proxy started before it: traffic has somewhere to go.
         let native_proxy_before = inits[..i].iter().any(|c| {
             name(c) == proxy && c.get("restartPolicy").and_then(Value::as_str) == Some("Always")
@@ -364,8 +437,16 @@ fn needs_network(container: &Value) -> Option<String> {
         }
     }
     const CALLS: &[&str] = &[
-        "curl ", "wget ", "http://", "https://", "nslookup ", "pg_isready", "mysqladmin ",
-        "redis-cli ", "git clone", "nc -z",
+        "curl ",
+        "wget ",
+        "http://",
+        "https://",
+        "nslookup ",
+        "pg_isready",
+        "mysqladmin ",
+        "redis-cli ",
+        "git clone",
+        "nc -z",
     ];
     words.iter().find_map(|w| {
         let w = format!("{w} ");

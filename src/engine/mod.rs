@@ -9,14 +9,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::checks::{self, CheckInput};
+use crate::config::Config;
 use crate::diagnostic::Diagnostic;
+use crate::injectors::known::gate::Gate;
+use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::own::catalog::{self, Catalog};
 use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
 use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
-use crate::config::Config;
-use crate::injectors::known::gate::Gate;
-use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::webhooks::{self, Webhooks};
 use crate::load::Workspace;
 use crate::model::namespace::Namespaces;
@@ -231,8 +231,8 @@ fn simulate_one(
         pod_after = Some(injection.pod);
         pod_before = Some(before);
     }
-    let own_intercepts = decision.outcome == Outcome::Inject
-        && template.is_some_and(|t| t.intercepts_traffic);
+    let own_intercepts =
+        decision.outcome == Outcome::Inject && template.is_some_and(|t| t.intercepts_traffic);
     let mut injectors = vec![InjectorResult {
         injector: OWN_INJECTOR,
         decision: decision.outcome,

@@ -35,8 +35,12 @@ impl Namespaces {
             }
             let mut labels = string_map(object.root.get("metadata").and_then(|m| m.get("labels")));
             labels.insert(NAME_LABEL.to_owned(), object.name.clone());
-            let annotations =
-                string_map(object.root.get("metadata").and_then(|m| m.get("annotations")));
+            let annotations = string_map(
+                object
+                    .root
+                    .get("metadata")
+                    .and_then(|m| m.get("annotations")),
+            );
             by_name.insert(
                 object.name.clone(),
                 NamespaceInfo {

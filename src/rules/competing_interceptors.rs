@@ -13,7 +13,9 @@ pub const RULE: super::Rule = super::Rule {
 /// `injectors` are the intercepting injectors that inject, in the API
 /// server's call order.
 pub fn new(workload: &str, injectors: &[String]) -> Diagnostic {
-    let (first, rest) = injectors.split_first().map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
+    let (first, rest) = injectors
+        .split_first()
+        .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
     Diagnostic::new(
         &RULE,
         format!(

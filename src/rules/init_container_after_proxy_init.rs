@@ -13,11 +13,18 @@ pub const RULE: super::Rule = super::Rule {
 
 /// `container` needs the network (`why`) and runs after `redirect`, which
 /// sends its traffic to `proxy` before that proxy runs.
-pub fn new(workload: &str, container: &str, why: &str, redirect: &str, proxy: &str, fix: &str) -> Diagnostic {
+pub fn new(
+    workload: &str,
+    container: &str,
+    why: &str,
+    redirect: &str,
+    proxy: &str,
+    fix: &str,
+) -> Diagnostic {
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: init container `{container}` needs the network ({why}) but runs after `{redirect}`, which already redirects outbound traffic to `{proxy}`; the proxy is not running yet, so its connections fail and the pod stays in Init"
+            "{workload}: init container `{container}` needs the network ({why}) but runs while `{redirect}` already redirects outbound traffic to `{proxy}`; the proxy is not running yet, so its connections fail and the pod stays in Init"
         ),
     )
     .label("runs while traffic goes to a proxy that has not started")

@@ -107,9 +107,36 @@ struct InjectorFacts {
     annotations: BTreeMap<String, String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    /// Pod annotations that set the sidecar's resources, by field
+    /// (`requests.cpu` → `dapr.io/sidecar-cpu-request`).
+    #[serde(default)]
+    resource_annotations: BTreeMap<String, String>,
     #[serde(default)]
     #[allow(dead_code)]
     notes: Option<String>,
+}
+
+impl InjectorFacts {
+    /// Sets `resources` on `container` from the pod's resource annotations.
+    fn resources_from_annotations(&self, pod: &PodView<'_>, container: &mut Value) {
+        for (field, key) in &self.resource_annotations {
+            let Some(value) = pod.annotation(key) else {
+                continue;
+            };
+            let Some((kind, resource)) = field.split_once('.') else {
+                continue;
+            };
+            if let Some(map) = container.as_object_mut() {
+                let resources = map.entry("resources").or_insert_with(|| json!({}));
+                if let Some(resources) = resources.as_object_mut() {
+                    let kind = resources.entry(kind).or_insert_with(|| json!({}));
+                    if let Some(kind) = kind.as_object_mut() {
+                        kind.insert(resource.to_owned(), json!(value));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Names a previous injection leaves.
@@ -207,6 +234,14 @@ pub fn additions(
     if injector != "istio" {
         data.metadata(&mut out);
     }
+    // The sidecars' resources from the pod's annotations (Vault, Dapr).
+    for sidecar in out
+        .containers
+        .iter_mut()
+        .chain(out.native_sidecars.iter_mut())
+    {
+        data.resources_from_annotations(&pod, sidecar);
+    }
     Ok(out)
 }
 
@@ -226,7 +261,16 @@ impl<'a> PodView<'a> {
                 .and_then(Value::as_object)
                 .map(|m| {
                     m.iter()
-                        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                        .filter_map(|(k, v)| {
+                            // A YAML bool where Kubernetes wants a string
+                            // (INJ201 reports it) still reads as its text.
+                            let text = match v {
+                                Value::Bool(true) => "true",
+                                Value::Bool(false) => "false",
+                                other => other.as_str()?,
+                            };
+                            Some((k.as_str(), text))
+                        })
                         .collect()
                 })
                 .unwrap_or_default()
@@ -317,9 +361,10 @@ fn with_image(mut container: Value, image: Option<String>) -> Value {
     container
 }
 
-/// Dapr, Kuma, OSM, App Mesh: every container model whose id the data's
-/// `images` names `init` goes first in `initContainers`, the other into
-/// `containers`; the `default` volume set.
+/// Dapr, Kuma, OSM, App Mesh, OTel: the container model named first in
+/// `previous.init_containers` (and not also first in `previous.containers`)
+/// goes first in `initContainers`, every other one is appended to
+/// `containers`; plus the `default` volume set.
 fn simple(data: &InjectorFacts, settings: &KnownSettings) -> Additions {
     let mut out = Additions::default();
     let init_name = data.previous.init_containers.first();
@@ -511,7 +556,7 @@ fn linkerd(
             .push(data.volume("linkerd-proxy-init-xtables-lock"));
         init
     };
-    let init_image = if s.cni {
+    let init_image = if s.cni || s.proxy_init_image.is_empty() {
         format!("{image}:{version}")
     } else {
         s.proxy_init_image.clone()
@@ -1169,13 +1214,11 @@ mod istio {
                 pending_item = None;
                 continue;
             }
-            if let Some(key_indent) = pending_item {
-                if indent == key_indent {
-                    if let Some(value) = trimmed.strip_prefix("name:") {
-                        add(&mut out, name, value);
-                        pending_item = None;
-                    }
-                }
+            if pending_item == Some(indent)
+                && let Some(value) = trimmed.strip_prefix("name:")
+            {
+                add(&mut out, name, value);
+                pending_item = None;
             }
         }
         out
@@ -1361,10 +1404,10 @@ pub fn apply(pod: &Value, injector: &str, additions: &Additions) -> Applied {
         }
     }
     let mut sidecars = additions.containers.iter().cloned();
-    if additions.containers_first {
-        if let Some(first) = sidecars.next() {
-            containers.insert(0, first);
-        }
+    if additions.containers_first
+        && let Some(first) = sidecars.next()
+    {
+        containers.insert(0, first);
     }
     containers.extend(sidecars);
     put_array(spec, "containers", containers);

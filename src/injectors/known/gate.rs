@@ -263,8 +263,14 @@ mod tests {
             &ns(&[("istio-injection", "disabled")]),
             &ns(&[("sidecar.istio.io/inject", "true")])
         ));
-        assert!(reached(&ns(&[]), &ns(&[("sidecar.istio.io/inject", "true")])));
-        assert!(!reached(&ns(&[]), &ns(&[("sidecar.istio.io/inject", "True")])));
+        assert!(reached(
+            &ns(&[]),
+            &ns(&[("sidecar.istio.io/inject", "true")])
+        ));
+        assert!(!reached(
+            &ns(&[]),
+            &ns(&[("sidecar.istio.io/inject", "True")])
+        ));
         assert!(reached(&ns(&[("istio.io/rev", "default")]), &ns(&[])));
         assert!(!reached(&ns(&[("istio.io/rev", "canary")]), &ns(&[])));
         assert!(!reached(&ns(&[]), &ns(&[])));
@@ -282,8 +288,14 @@ mod tests {
             .collect();
         assert_eq!(istio.len(), 2);
         assert_eq!(istio[0].configuration, "istio-sidecar-injector-canary");
-        assert!(!gate
-            .reaching("istio", &labels(&[("istio.io/rev", "canary")]), &labels(&[]))
-            .is_empty());
+        assert!(
+            !gate
+                .reaching(
+                    "istio",
+                    &labels(&[("istio.io/rev", "canary")]),
+                    &labels(&[])
+                )
+                .is_empty()
+        );
     }
 }

@@ -38,8 +38,17 @@ pub fn apply(settings: &mut IstioSettings, objects: &[Object]) {
     {
         apply_values(settings, &values);
     }
-    if let Some(config) = data.get_str("config").and_then(parse_yaml) {
-        apply_config(settings, &config);
+    if let Some(text) = data.get_str("config")
+        && let Some(config) = parse_yaml(text)
+    {
+        if is_bare_template(&config) {
+            // The old inline format: the whole config is the sidecar template.
+            settings
+                .custom_templates
+                .insert("sidecar".into(), text.to_owned());
+        } else {
+            apply_config(settings, &config);
+        }
     }
     settings.source = Some((object.file, object.name_span()));
 }
@@ -51,6 +60,23 @@ fn parse_yaml(text: &str) -> Option<Value> {
         .first()
         .map(|(_, root)| root.to_json())
         .filter(Value::is_object)
+}
+
+/// A config that is a pod template itself (`spec:`/`metadata:` at the top,
+/// none of the config's own keys).
+fn is_bare_template(config: &Value) -> bool {
+    const CONFIG_KEYS: &[&str] = &[
+        "policy",
+        "templates",
+        "template",
+        "defaultTemplates",
+        "neverInjectSelector",
+        "alwaysInjectSelector",
+        "injectedAnnotations",
+    ];
+    config
+        .as_object()
+        .is_some_and(|m| m.contains_key("spec") && !CONFIG_KEYS.iter().any(|k| m.contains_key(*k)))
 }
 
 /// The `config` key: `policy`, `neverInjectSelector`, `alwaysInjectSelector`,
@@ -76,21 +102,27 @@ pub fn apply_values(settings: &mut IstioSettings, values: &Value) {
     let at = |pointer: &str| values.pointer(pointer);
     let global = |key: &str| at(&format!("/global/{key}"));
     if let Some(rev) = at("/revision").and_then(Value::as_str) {
-        settings.revision = if rev == "default" { String::new() } else { rev.into() };
+        settings.revision = if rev == "default" {
+            String::new()
+        } else {
+            rev.into()
+        };
     }
-    if let Some(b) = at("/sidecarInjectorWebhook/enableNamespacesByDefault").and_then(Value::as_bool)
+    if let Some(b) =
+        at("/sidecarInjectorWebhook/enableNamespacesByDefault").and_then(Value::as_bool)
     {
         settings.enable_namespaces_by_default = b;
     }
-    if let Some(list) = at("/sidecarInjectorWebhook/neverInjectSelector").and_then(Value::as_array) {
+    if let Some(list) = at("/sidecarInjectorWebhook/neverInjectSelector").and_then(Value::as_array)
+    {
         settings.never_inject_selector = selectors(list);
     }
     if let Some(list) = at("/sidecarInjectorWebhook/alwaysInjectSelector").and_then(Value::as_array)
     {
         settings.always_inject_selector = selectors(list);
     }
-    if let Some(list) = string_list(at("/sidecarInjectorWebhook/defaultTemplates"))
-        .filter(|l| !l.is_empty())
+    if let Some(list) =
+        string_list(at("/sidecarInjectorWebhook/defaultTemplates")).filter(|l| !l.is_empty())
     {
         settings.default_templates = list;
     }
@@ -175,7 +207,9 @@ fn add_templates(settings: &mut IstioSettings, templates: Option<&Value>) {
     };
     for (name, text) in map {
         if let Some(text) = text.as_str() {
-            settings.custom_templates.insert(name.clone(), text.to_owned());
+            settings
+                .custom_templates
+                .insert(name.clone(), text.to_owned());
         }
     }
 }

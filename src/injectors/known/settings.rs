@@ -116,6 +116,7 @@ pub struct LinkerdSettings {
     pub proxy_init_image: String,
     pub debug_image: String,
     pub proxy_uid: i64,
+    /// `-1` (the chart default): no `runAsGroup`.
     pub proxy_gid: i64,
     pub inbound_port: u16,
     pub outbound_port: u16,
@@ -134,10 +135,11 @@ impl Default for LinkerdSettings {
             // Native by default as of Linkerd 2.20 (proxy-injection docs).
             native_sidecars: true,
             proxy_image: "cr.l5d.io/linkerd/proxy".into(),
-            proxy_init_image: "cr.l5d.io/linkerd/proxy-init".into(),
+            // Empty: the proxy image runs the init (edge-26 goldens).
+            proxy_init_image: String::new(),
             debug_image: "cr.l5d.io/linkerd/debug".into(),
             proxy_uid: 2102,
-            proxy_gid: 2102,
+            proxy_gid: -1,
             inbound_port: 4143,
             outbound_port: 4140,
             admin_port: 4191,

@@ -77,7 +77,10 @@ pub(super) fn decide(
     if IGNORED_NAMESPACES.contains(&pod.namespace) {
         return d.decide(
             Outcome::Skip,
-            format!("namespace {} is one istiod never injects into", pod.namespace),
+            format!(
+                "namespace {} is one istiod never injects into",
+                pod.namespace
+            ),
         );
     }
     // 3. The label beats the annotation.
@@ -158,7 +161,10 @@ pub(super) fn decide(
 
 /// Why no Istio webhook reaches the pod (reference §1.4).
 pub(super) fn gate_miss(pod: &PodInput<'_>) -> String {
-    let ns_injection = pod.namespace_labels.get(INJECTION_LABEL).map(String::as_str);
+    let ns_injection = pod
+        .namespace_labels
+        .get(INJECTION_LABEL)
+        .map(String::as_str);
     let ns_rev = pod.namespace_labels.get(REV);
     let label = pod.labels.get(INJECT).map(String::as_str);
     if ns_injection == Some("disabled") {
@@ -168,7 +174,9 @@ pub(super) fn gate_miss(pod: &PodInput<'_>) -> String {
         );
     }
     if label == Some("false") {
-        return format!("pod label {INJECT}=\"false\": every Istio webhook's objectSelector excludes it");
+        return format!(
+            "pod label {INJECT}=\"false\": every Istio webhook's objectSelector excludes it"
+        );
     }
     if let Some(rev) = ns_rev.filter(|_| ns_injection.is_none()) {
         return format!("namespace label {REV}={rev} names a revision no Istio webhook serves");

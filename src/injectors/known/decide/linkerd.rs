@@ -59,14 +59,20 @@ pub(super) fn decide(
                 Outcome::Skip,
                 format!("\"{INJECT}: disabled\" annotation set on the pod"),
             ),
-            _ => d.decide(Outcome::Inject, "linkerd inject injects unless the pod says disabled"),
+            _ => d.decide(
+                Outcome::Inject,
+                "linkerd inject injects unless the pod says disabled",
+            ),
         };
     }
     let ns_value = pod.namespace_annotations.get(INJECT).map(String::as_str);
     if let Some(value) = ns_value.filter(|v| !VALID.contains(v)) {
         return d.decide(
             Outcome::Skip,
-            format!("invalid value {value:?} for annotation {INJECT} at namespace {}", pod.namespace),
+            format!(
+                "invalid value {value:?} for annotation {INJECT} at namespace {}",
+                pod.namespace
+            ),
         );
     }
     if let Some(value) = pod_value.filter(|v| !VALID.contains(v)) {
@@ -95,9 +101,7 @@ pub(super) fn decide(
         ),
         (false, _) => d.decide(
             Outcome::Skip,
-            format!(
-                "neither the namespace nor the pod have the annotation \"{INJECT}: enabled\""
-            ),
+            format!("neither the namespace nor the pod have the annotation \"{INJECT}: enabled\""),
         ),
     }
 }

@@ -29,7 +29,10 @@ pub struct PodInput<'a> {
 
 impl PodInput<'_> {
     pub fn host_network(&self) -> bool {
-        self.spec.get("hostNetwork").and_then(serde_json::Value::as_bool) == Some(true)
+        self.spec
+            .get("hostNetwork")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
     }
 
     /// `(name, image)` of every container and init container.
@@ -132,11 +135,42 @@ pub fn decide(
     } else {
         decision.reason("manual injection: the webhook gate is skipped");
     }
-    Some(match injector {
+    let decision = match injector {
         "istio" => istio::decide(decision, pod, &reached, settings, mode),
         "linkerd" => linkerd::decide(decision, pod, settings, mode),
         other => others::decide(other, decision, pod, mode),
-    })
+    };
+    Some(validate_annotations(decision, pod))
+}
+
+/// Once an injector decided to inject, a pod annotation it validates with
+/// a value it rejects denies the pod (Istio's `validateAnnotations` in
+/// `RunTemplate`; keys marked `invalid: deny` in the vocabulary).
+fn validate_annotations(mut decision: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
+    if decision.outcome != Outcome::Inject {
+        return decision;
+    }
+    let Some(known) = super::vocabulary().injector(decision.injector) else {
+        return decision;
+    };
+    for (key, value) in pod.annotations {
+        let Some(spec) = known.key(key) else {
+            continue;
+        };
+        if spec.invalid != Some(super::Invalid::Deny)
+            || !spec.placements.contains(&super::Where::PodAnnotation)
+        {
+            continue;
+        }
+        if let Err(problem) = super::values::check(spec, value) {
+            decision.outcome = Outcome::Deny;
+            decision.reasons.push(format!(
+                "annotation {key}={value:?} is rejected ({problem}): the pod is denied"
+            ));
+            break;
+        }
+    }
+    decision
 }
 
 /// Whether `injector` has anything to say about the pod: one of its keys is

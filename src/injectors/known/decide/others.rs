@@ -28,14 +28,20 @@ pub(super) fn decide(
 fn consul(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
     const KEY: &str = "consul.hashicorp.com/connect-inject";
     if matches!(pod.namespace, "kube-system" | "kube-public") {
-        return d.decide(Outcome::Skip, format!("Consul never injects into {}", pod.namespace));
+        return d.decide(
+            Outcome::Skip,
+            format!("Consul never injects into {}", pod.namespace),
+        );
     }
     if pod
         .annotations
         .get("consul.hashicorp.com/connect-inject-status")
         .is_some()
     {
-        return d.decide(Outcome::Skip, "connect-inject-status is set: already injected");
+        return d.decide(
+            Outcome::Skip,
+            "connect-inject-status is set: already injected",
+        );
     }
     match pod.annotations.get(KEY).map(String::as_str) {
         None => d.decide(
@@ -61,7 +67,10 @@ fn vault(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
         .get("vault.hashicorp.com/agent-inject-status")
         .is_some_and(|s| s == "injected")
     {
-        return d.decide(Outcome::Skip, "agent-inject-status is injected: already injected");
+        return d.decide(
+            Outcome::Skip,
+            "agent-inject-status is injected: already injected",
+        );
     }
     match pod.annotations.get(KEY).map(String::as_str) {
         None => d.decide(Outcome::Skip, format!("no {KEY} annotation")),
@@ -121,7 +130,10 @@ pub fn dapr_app_id(app_id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("does not make `<app-id>-dapr` a DNS-1123 label (lowercase letters, digits, '-')".into())
+        Err(
+            "does not make `<app-id>-dapr` a DNS-1123 label (lowercase letters, digits, '-')"
+                .into(),
+        )
     }
 }
 
@@ -142,7 +154,10 @@ fn kuma(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
         (None, None, Some(v), _) => (v, "namespace label"),
         (None, None, None, Some(v)) => (v, "namespace annotation (deprecated)"),
         (None, None, None, None) => {
-            return d.decide(Outcome::Skip, format!("no {KEY} label on the pod or namespace"));
+            return d.decide(
+                Outcome::Skip,
+                format!("no {KEY} label on the pod or namespace"),
+            );
         }
     };
     match value.as_str() {
@@ -166,7 +181,10 @@ fn otel(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
         .unwrap_or("");
     let (value, from) = match (pod_value, ns_value) {
         ("", "") => {
-            return d.decide(Outcome::Skip, format!("no {KEY} annotation on the pod or namespace"));
+            return d.decide(
+                Outcome::Skip,
+                format!("no {KEY} annotation on the pod or namespace"),
+            );
         }
         ("", ns) => (ns, "namespace"),
         (p, "") => (p, "pod"),
@@ -238,10 +256,18 @@ fn appmesh(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
         .annotations
         .get(KEY)
         .map(|v| (v, "pod annotation"))
-        .or_else(|| pod.namespace_labels.get(KEY).map(|v| (v, "namespace label")));
+        .or_else(|| {
+            pod.namespace_labels
+                .get(KEY)
+                .map(|v| (v, "namespace label"))
+        });
     match value.map(|(v, from)| (v.to_ascii_lowercase(), from)) {
-        Some((v, from)) if v == "enabled" => d.decide(Outcome::Inject, format!("{from} {KEY}=enabled")),
-        Some((v, from)) if v == "disabled" => d.decide(Outcome::Skip, format!("{from} {KEY}=disabled")),
+        Some((v, from)) if v == "enabled" => {
+            d.decide(Outcome::Inject, format!("{from} {KEY}=enabled"))
+        }
+        Some((v, from)) if v == "disabled" => {
+            d.decide(Outcome::Skip, format!("{from} {KEY}=disabled"))
+        }
         _ => d.decide(
             Outcome::Skip,
             format!("{KEY} unspecified: injects only when a VirtualNode selects the pod"),

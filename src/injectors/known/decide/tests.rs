@@ -50,7 +50,12 @@ impl Case {
         self.ns_annotations.insert(k.into(), v.into());
         self
     }
-    fn decide_with(&self, injector: &'static str, settings: &KnownSettings, mode: Mode) -> Option<KnownDecision> {
+    fn decide_with(
+        &self,
+        injector: &'static str,
+        settings: &KnownSettings,
+        mode: Mode,
+    ) -> Option<KnownDecision> {
         let pod = PodInput {
             kind: self.kind,
             name: "web",
@@ -92,7 +97,9 @@ fn istio_follows_both_gates() {
     assert_eq!(enabled().outcome("istio"), Some(Outcome::Inject));
     // Gate 1: the label `false` keeps every webhook away.
     assert_eq!(
-        enabled().label("sidecar.istio.io/inject", "false").outcome("istio"),
+        enabled()
+            .label("sidecar.istio.io/inject", "false")
+            .outcome("istio"),
         Some(Outcome::Skip)
     );
     // Gate 2: the annotation `false` reaches istiod, which skips.
@@ -101,7 +108,11 @@ fn istio_follows_both_gates() {
         .decide_with("istio", &KnownSettings::default(), Mode::Admission)
         .unwrap();
     assert_eq!(d.outcome, Outcome::Skip);
-    assert!(d.reasons[0].contains("namespace.sidecar-injector.istio.io"), "{:?}", d.reasons);
+    assert!(
+        d.reasons[0].contains("namespace.sidecar-injector.istio.io"),
+        "{:?}",
+        d.reasons
+    );
     // Annotation-only opt-in never reaches istiod.
     let d = Case::new()
         .annotation("sidecar.istio.io/inject", "true")
@@ -111,7 +122,9 @@ fn istio_follows_both_gates() {
     assert!(d.reasons[0].contains("only sees labels"), "{:?}", d.reasons);
     // The pod label opts in an unlabelled namespace.
     assert_eq!(
-        Case::new().label("sidecar.istio.io/inject", "true").outcome("istio"),
+        Case::new()
+            .label("sidecar.istio.io/inject", "true")
+            .outcome("istio"),
         Some(Outcome::Inject)
     );
     // hostNetwork and ignored namespaces.
@@ -137,7 +150,9 @@ fn istio_selectors_and_policy() {
         vec![LabelSelector::from_json(&json!({"matchLabels": {"app": "batch"}})).unwrap()];
     settings.istio.policy = "disabled".into();
     let case = Case::new().ns_label("istio-injection", "enabled");
-    let d = case.decide_with("istio", &settings, Mode::Admission).unwrap();
+    let d = case
+        .decide_with("istio", &settings, Mode::Admission)
+        .unwrap();
     assert_eq!(d.outcome, Outcome::Skip);
     assert!(d.reasons.last().unwrap().contains("policy is disabled"));
     let batch = Case::new()
@@ -146,14 +161,21 @@ fn istio_selectors_and_policy() {
         .label("sidecar.istio.io/inject", "true");
     // An explicit value beats the selectors.
     assert_eq!(
-        batch.decide_with("istio", &settings, Mode::Admission).unwrap().outcome,
+        batch
+            .decide_with("istio", &settings, Mode::Admission)
+            .unwrap()
+            .outcome,
         Outcome::Inject
     );
     settings.istio.always_inject_selector =
         vec![LabelSelector::from_json(&json!({"matchLabels": {"tier": "web"}})).unwrap()];
-    let web = Case::new().ns_label("istio-injection", "enabled").label("tier", "web");
+    let web = Case::new()
+        .ns_label("istio-injection", "enabled")
+        .label("tier", "web");
     assert_eq!(
-        web.decide_with("istio", &settings, Mode::Admission).unwrap().outcome,
+        web.decide_with("istio", &settings, Mode::Admission)
+            .unwrap()
+            .outcome,
         Outcome::Inject
     );
     // 1.26 reads `enabled` as an explicit no; 1.27+ warns and uses the default.
@@ -163,7 +185,9 @@ fn istio_selectors_and_policy() {
     let mut old = KnownSettings::default();
     old.istio.version = (1, 26);
     assert_eq!(
-        yes.decide_with("istio", &old, Mode::Admission).unwrap().outcome,
+        yes.decide_with("istio", &old, Mode::Admission)
+            .unwrap()
+            .outcome,
         Outcome::Skip
     );
     assert_eq!(yes.outcome("istio"), Some(Outcome::Inject));
@@ -174,7 +198,9 @@ fn linkerd_inherits_from_the_namespace() {
     let ns_on = || Case::new().ns_annotation("linkerd.io/inject", "enabled");
     assert_eq!(ns_on().outcome("linkerd"), Some(Outcome::Inject));
     assert_eq!(
-        ns_on().annotation("linkerd.io/inject", "disabled").outcome("linkerd"),
+        ns_on()
+            .annotation("linkerd.io/inject", "disabled")
+            .outcome("linkerd"),
         Some(Outcome::Skip)
     );
     assert_eq!(
@@ -185,7 +211,9 @@ fn linkerd_inherits_from_the_namespace() {
         Some(Outcome::Inject)
     );
     assert_eq!(
-        Case::new().annotation("linkerd.io/inject", "true").outcome("linkerd"),
+        Case::new()
+            .annotation("linkerd.io/inject", "true")
+            .outcome("linkerd"),
         Some(Outcome::Skip)
     );
     // kube-system is outside the webhook's namespaceSelector.
@@ -227,7 +255,9 @@ fn the_others_trigger_and_deny() {
         .label("kuma.io/sidecar-injection", "on");
     assert_eq!(kuma.outcome("kuma"), Some(Outcome::Deny));
     assert_eq!(
-        Case::new().ns_label("kuma.io/sidecar-injection", "true").outcome("kuma"),
+        Case::new()
+            .ns_label("kuma.io/sidecar-injection", "true")
+            .outcome("kuma"),
         Some(Outcome::Inject)
     );
     let otel = Case::new()
