@@ -50,7 +50,9 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
             }
             out.push(input.at_template(d, &entry.template_pointer("/name")));
         }
-        if entry.long_running() && entry.value.get("readinessProbe").is_none() {
+        // A known injector's probes are its design, not the workload's to
+        // change; only the repository's own templates are held to it.
+        if known.is_none() && entry.long_running() && entry.value.get("readinessProbe").is_none() {
             out.push(input.at_template(
                 injected_container_without_readiness::new(&input.display(), entry.name()),
                 &entry.template_pointer("/name"),

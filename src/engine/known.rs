@@ -24,6 +24,9 @@ pub(super) struct KnownRun {
     pub diagnostics: Vec<Diagnostic>,
     /// The pod after the last mutation, when any injector mutated it.
     pub pod_after: Option<Value>,
+    /// Injectors that skip only because an earlier one's sidecar is there:
+    /// on the pod as written they would inject (INJ206 counts them).
+    pub displaced: Vec<&'static str>,
 }
 
 /// The namespace's labels and annotations (an unknown namespace still has
@@ -52,6 +55,7 @@ pub(super) fn run(
         results: Vec::new(),
         diagnostics: Vec::new(),
         pod_after: None,
+        displaced: Vec::new(),
     };
     let (ns_labels, ns_annotations) = namespace_metadata(cluster, &workload.namespace);
     let mode = if settings.manual_injector.is_some() {
@@ -87,6 +91,7 @@ pub(super) fn run(
         return run;
     }
     let mut current = pod.cloned().unwrap_or_else(|| workload.pod.to_json());
+    let original = current.clone();
     let mut mutated = false;
     for injector in candidates {
         let labels = string_map(&current, "labels");
@@ -107,6 +112,24 @@ pub(super) fn run(
         else {
             continue;
         };
+        if mutated && decision.outcome == Outcome::Skip {
+            let labels = string_map(&original, "labels");
+            let annotations = string_map(&original, "annotations");
+            let as_written = PodInput {
+                labels: &labels,
+                annotations: &annotations,
+                spec: original.get("spec").unwrap_or(&null),
+                ..input
+            };
+            let unmutated =
+                decide::decide(injector, &as_written, &cluster.gate, &cluster.known, mode);
+            if unmutated.is_some_and(|d| d.outcome == Outcome::Inject) {
+                run.displaced.push(injector);
+                decision.reasons.push(
+                    "on the pod as written it would inject: an earlier injector's sidecar keeps it out".into(),
+                );
+            }
+        }
         let mut added = None;
         if decision.outcome == Outcome::Inject {
             let facts = PodFacts {
@@ -269,13 +292,14 @@ const CNI_VALIDATORS: &[(&str, &str)] = &[
 pub(super) fn combined_checks(
     result: &super::WorkloadResult,
     own_intercepts: bool,
+    displaced: &[&str],
     workload: &Workload<'_>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let intercepting: Vec<&InjectorResult> = result
         .injectors
         .iter()
-        .filter(|r| r.decision == Outcome::Inject)
+        .filter(|r| r.decision == Outcome::Inject || displaced.contains(&r.injector))
         .filter(|r| {
             if r.injector == super::OWN_INJECTOR {
                 own_intercepts
@@ -355,6 +379,11 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
     let Some((start, (redirect, proxy))) = cni.map(|pair| (0, pair)).or_else(classic) else {
         return Vec::new();
     };
+    let redirect = if cni.is_some() {
+        format!("the CNI plugin (checked by `{redirect}`)")
+    } else {
+        format!("`{redirect}`")
+    };
     let annotations = string_map(pod, "annotations");
     let mut out = Vec::new();
     for (i, container) in inits.iter().enumerate().skip(start) {
@@ -393,7 +422,9 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
         let Some(why) = needs_network(container) else {
             continue;
         };
-        let fix = if n == "vault-agent-init" {
+        let fix = if n == "vault-agent-init" && cni.is_some() {
+            "make the proxy a native sidecar (it then starts before Vault's init), exclude Vault's address from interception (`traffic.sidecar.istio.io/excludeOutboundIPRanges`), or skip the init with `vault.hashicorp.com/agent-pre-populate: \"false\"`"
+        } else if n == "vault-agent-init" {
             "set `vault.hashicorp.com/agent-init-first: \"true\"` (Vault's init then runs before the redirection), make the proxy a native sidecar, or exclude Vault's address from interception"
         } else {
             "make the proxy a native sidecar (e.g. `sidecar.istio.io/nativeSidecar: \"true\"`), exclude the destination from interception (`traffic.sidecar.istio.io/excludeOutboundIPRanges`, `config.linkerd.io/skip-outbound-ports`), or run the init container as the proxy's user id"
@@ -402,7 +433,7 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
             &workload.display_name(),
             &n,
             &why,
-            redirect,
+            &redirect,
             proxy,
             fix,
         );

@@ -243,6 +243,7 @@ fn simulate_one(
     }];
     let mut diagnostics = decision.diagnostics;
     let known = known::run(ctx.objects, cluster, settings, workload, pod_after.as_ref());
+    let displaced = known.displaced;
     injectors.extend(known.results);
     diagnostics.extend(known.diagnostics);
     if let Some(after) = known.pod_after {
@@ -260,7 +261,12 @@ fn simulate_one(
         pod_before,
         pod_after,
     };
-    diagnostics.extend(known::combined_checks(&result, own_intercepts, workload));
+    diagnostics.extend(known::combined_checks(
+        &result,
+        own_intercepts,
+        &displaced,
+        workload,
+    ));
     (result, diagnostics)
 }
 

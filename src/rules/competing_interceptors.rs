@@ -19,10 +19,11 @@ pub fn new(workload: &str, injectors: &[String]) -> Diagnostic {
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: {} would all inject a proxy that redirects the pod's traffic; {first} is called first and the later redirection rules fight over the same network namespace, so traffic bypasses one mesh or the pod never becomes ready",
+            "{workload}: {} {} target this pod with a proxy that redirects its traffic; {first} is called first, and the later one either adds a second proxy whose redirection fights the first in the same network namespace or (Linkerd) refuses the pod as already injected, so one mesh silently loses the pod",
             injectors.join(" and "),
+            if injectors.len() == 2 { "both" } else { "all" },
         ),
     )
-    .label(format!("{} also intercepts here", rest.join(", ")))
+    .label(format!("{} is asked for here too", rest.join(", ")))
     .help("keep one mesh per pod: turn the other injector off for this workload (its opt-out label or annotation) or move the workload to a namespace only one mesh selects")
 }

@@ -24,7 +24,7 @@ pub fn new(
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: init container `{container}` needs the network ({why}) but runs while `{redirect}` already redirects outbound traffic to `{proxy}`; the proxy is not running yet, so its connections fail and the pod stays in Init"
+            "{workload}: init container `{container}` needs the network ({why}) but runs while {redirect} already redirects outbound traffic to `{proxy}`; the proxy is not running yet, so its connections fail and the pod stays in Init"
         ),
     )
     .label("runs while traffic goes to a proxy that has not started")
