@@ -1380,6 +1380,42 @@ fn strip(pod: &mut Value, injector: &str, additions: &Additions) {
 /// appended to `containers` (the first one first when `containers_first`);
 /// patched app containers merged by name; volumes and image pull secrets
 /// appended (prepended when `volumes_first`); annotations and labels set.
+/// Istio re-applies a workload's own container named like an injected one
+/// on top of the rendered container (`webhook.go:
+/// reapplyOverwrittenContainers`); `image: auto` keeps the injected image.
+/// The workload's copy leaves its list.
+fn apply_overrides(spec: &mut Map<String, Value>, additions: &mut Additions) {
+    for list in ["initContainers", "containers"] {
+        let Some(app) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let mut kept = Vec::with_capacity(app.len());
+        for container in app.drain(..) {
+            let name = container.get("name").cloned();
+            let injected = additions
+                .init_containers
+                .iter_mut()
+                .chain(additions.native_sidecars.iter_mut())
+                .chain(additions.containers.iter_mut())
+                .chain(additions.late_init_containers.iter_mut())
+                .find(|c| name.is_some() && c.get("name") == name.as_ref());
+            match injected {
+                Some(target) => {
+                    let mut patch = container;
+                    if patch.get("image").and_then(Value::as_str) == Some("auto")
+                        && let Some(map) = patch.as_object_mut()
+                    {
+                        map.remove("image");
+                    }
+                    merge_value(target, &patch);
+                }
+                None => kept.push(container),
+            }
+        }
+        *app = kept;
+    }
+}
+
 pub fn apply(pod: &Value, injector: &str, additions: &Additions) -> Applied {
     let mut pod = pod.clone();
     if !pod.is_object() {
@@ -1388,6 +1424,14 @@ pub fn apply(pod: &Value, injector: &str, additions: &Additions) -> Applied {
     strip(&mut pod, injector, additions);
     let root = pod.as_object_mut().expect("an object");
     let spec = ensure_object(root, "spec");
+    let mut overridden;
+    let additions = if injector == "istio" {
+        overridden = additions.clone();
+        apply_overrides(spec, &mut overridden);
+        &overridden
+    } else {
+        additions
+    };
 
     let app_init = take_array(spec, "initContainers");
     let mut init: Vec<Value> = additions.init_containers.clone();
