@@ -233,6 +233,9 @@ fn simulate_one(
     }
     let own_intercepts =
         decision.outcome == Outcome::Inject && template.is_some_and(|t| t.intercepts_traffic);
+    // Without any policy or template the repository has no injector of its
+    // own: nothing points it at the workload, so it stays out of the list.
+    let own_present = !ctx.policies.is_empty() || !ctx.catalog.templates.is_empty();
     let mut injectors = vec![InjectorResult {
         injector: OWN_INJECTOR,
         decision: decision.outcome,
@@ -241,6 +244,9 @@ fn simulate_one(
         added,
         reasons: decision.reasons,
     }];
+    if !own_present {
+        injectors.clear();
+    }
     let mut diagnostics = decision.diagnostics;
     let known = known::run(ctx.objects, cluster, settings, workload, pod_after.as_ref());
     let displaced = known.displaced;
