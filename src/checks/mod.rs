@@ -62,6 +62,9 @@ pub struct CheckInput<'a> {
     pub workload: &'a Workload<'a>,
     /// Every object of the run (ResourceQuotas and LimitRanges among them).
     pub objects: &'a [Object],
+    /// Indices in `objects` of the LimitRanges and ResourceQuotas (found
+    /// once per run: scanning every object per injected pod is quadratic).
+    pub limit_objects: &'a [usize],
     /// Labels of the workload's namespace (Pod Security levels).
     pub namespace_labels: &'a Labels,
     pub origin: Origin<'a>,

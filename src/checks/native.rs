@@ -95,6 +95,7 @@ spec:
         check(&CheckInput {
             workload: &workload,
             objects: &objects,
+            limit_objects: &[],
             namespace_labels: &labels,
             origin: crate::checks::Origin::Template {
                 catalog: &catalog,

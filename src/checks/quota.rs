@@ -92,8 +92,9 @@ fn value_span(o: &Object, pointer: &str) -> std::ops::Range<usize> {
 
 fn limit_ranges(input: &CheckInput<'_>, entry: &InjectedEntry<'_>, out: &mut Vec<Diagnostic>) {
     for o in input
-        .objects
+        .limit_objects
         .iter()
+        .map(|&i| &input.objects[i])
         .filter(|o| o.kind == "LimitRange" && in_namespace(o, input))
     {
         let limits = o.root.to_json();
@@ -162,8 +163,9 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
         }
     }
     for o in input
-        .objects
+        .limit_objects
         .iter()
+        .map(|&i| &input.objects[i])
         .filter(|o| o.kind == "ResourceQuota" && in_namespace(o, input))
     {
         let root = o.root.to_json();

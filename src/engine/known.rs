@@ -154,6 +154,7 @@ pub(super) fn run(
                     run.diagnostics.extend(checks::check_injected(&CheckInput {
                         workload,
                         objects,
+                        limit_objects: &cluster.limit_objects,
                         namespace_labels: &ns_labels,
                         origin: Origin::Known {
                             injector,

@@ -99,6 +99,8 @@ pub struct Cluster {
     pub known: KnownSettings,
     /// The webhooks calling known injectors (inputs, else chart defaults).
     pub gate: Gate,
+    /// Indices of the LimitRanges and ResourceQuotas among the inputs.
+    pub limit_objects: Vec<usize>,
 }
 
 impl Cluster {
@@ -108,6 +110,12 @@ impl Cluster {
         Cluster {
             namespaces: Namespaces::from_objects(objects),
             gate: Gate::build(&webhooks, &known),
+            limit_objects: objects
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| matches!(o.kind.as_str(), "LimitRange" | "ResourceQuota"))
+                .map(|(i, _)| i)
+                .collect(),
             webhooks,
             known,
         }
@@ -217,6 +225,7 @@ fn simulate_one(
             .extend(checks::check_injected(&CheckInput {
                 workload,
                 objects: ctx.objects,
+                limit_objects: &cluster.limit_objects,
                 namespace_labels,
                 origin: checks::Origin::Template {
                     catalog: ctx.catalog,
