@@ -8,10 +8,11 @@ use serde_json::Value;
 use super::{Cluster, InjectorResult, Settings};
 use crate::checks::{self, CheckInput, Origin};
 use crate::diagnostic::Diagnostic;
-use crate::injectors::known::additions;
+use crate::injectors::known::additions::{self, ensure_object};
 use crate::injectors::known::decide::{self, Mode, PodInput};
 use crate::injectors::known::vocabulary;
 use crate::injectors::own::decide::Outcome;
+use crate::injectors::own::interpolate::escape_pointer;
 use crate::injectors::own::mutate::PodFacts;
 use crate::model::Object;
 use crate::model::namespace::NAME_LABEL;
@@ -210,18 +211,7 @@ fn inherit_linkerd_annotations(pod: &mut Value, namespace_annotations: &Labels) 
     let Some(pod) = pod.as_object_mut() else {
         return;
     };
-    let metadata = pod
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(metadata) = metadata.as_object_mut() else {
-        return;
-    };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(annotations) = annotations.as_object_mut() else {
-        return;
-    };
+    let annotations = ensure_object(ensure_object(pod, "metadata"), "annotations");
     for (key, value) in inherited {
         annotations
             .entry(key.clone())
@@ -262,7 +252,7 @@ fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
             Some(format!(
                 "{}/metadata/{field}/{}",
                 workload.pod_path,
-                entry.key.replace('~', "~0").replace('/', "~1")
+                escape_pointer(&entry.key)
             ))
         })
     })

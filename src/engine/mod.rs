@@ -60,6 +60,29 @@ pub struct WorkloadResult {
     pub pod_after: Option<Value>,
 }
 
+impl WorkloadResult {
+    fn new(
+        index: usize,
+        workload: &Workload<'_>,
+        injectors: Vec<InjectorResult>,
+        pod_before: Option<Value>,
+        pod_after: Option<Value>,
+    ) -> WorkloadResult {
+        let object = workload.object;
+        WorkloadResult {
+            object: index,
+            kind: object.kind.clone(),
+            namespace: workload.namespace.clone(),
+            name: object.name.clone(),
+            file: object.file,
+            offset: object.root.span.start,
+            injectors,
+            pod_before,
+            pod_after,
+        }
+    }
+}
+
 /// Everything a run found.
 #[derive(Debug, Default)]
 pub struct Simulation {
@@ -265,17 +288,7 @@ fn simulate_one(
         pod_before.get_or_insert_with(|| workload.pod.to_json());
         pod_after = Some(after);
     }
-    let result = WorkloadResult {
-        object: index,
-        kind: object.kind.clone(),
-        namespace: workload.namespace.clone(),
-        name: object.name.clone(),
-        file: object.file,
-        offset: object.root.span.start,
-        injectors,
-        pod_before,
-        pod_after,
-    };
+    let result = WorkloadResult::new(index, workload, injectors, pod_before, pod_after);
     diagnostics.extend(known::combined_checks(
         &result,
         own_intercepts,
@@ -293,20 +306,9 @@ fn manual_one(
     index: usize,
     workload: &Workload<'_>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
-    let object = workload.object;
     let known = known::run(ctx.objects, cluster, settings, workload, None);
     let pod_before = known.pod_after.as_ref().map(|_| workload.pod.to_json());
-    let result = WorkloadResult {
-        object: index,
-        kind: object.kind.clone(),
-        namespace: workload.namespace.clone(),
-        name: object.name.clone(),
-        file: object.file,
-        offset: object.root.span.start,
-        injectors: known.results,
-        pod_before,
-        pod_after: known.pod_after,
-    };
+    let result = WorkloadResult::new(index, workload, known.results, pod_before, known.pod_after);
     (result, known.diagnostics)
 }
 

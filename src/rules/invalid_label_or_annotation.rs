@@ -4,6 +4,7 @@
 //! a string. Checked on every object's metadata and on its pod template's.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::injectors::own::interpolate::escape_pointer;
 use crate::model::workload::pod_template_path;
 use crate::model::{GROUP_VERSIONS, OWN_KINDS, Object};
 use crate::yaml::{Node, Value};
@@ -95,10 +96,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
                 continue;
             };
             for entry in entries {
-                let pointer = format!(
-                    "{path}/{name}/{}",
-                    entry.key.replace('~', "~0").replace('/', "~1")
-                );
+                let pointer = format!("{path}/{name}/{}", escape_pointer(&entry.key));
                 let checked_key = match field {
                     Field::Label => entry.key.clone(),
                     Field::Annotation => entry.key.to_lowercase(),

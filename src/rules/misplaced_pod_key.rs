@@ -3,6 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::known::placement::pod_level_key;
+use crate::injectors::own::interpolate::escape_pointer;
 use crate::model::Object;
 use crate::model::workload::pod_template_path;
 use crate::yaml::Node;
@@ -72,10 +73,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
             found.push(
                 new(&entry.key, &spec.owner, &object.kind, field, help)
                     .at(object.file, entry.key_span.clone())
-                    .path(format!(
-                        "/metadata/{field}/{}",
-                        entry.key.replace('~', "~0").replace('/', "~1")
-                    ))
+                    .path(format!("/metadata/{field}/{}", escape_pointer(&entry.key)))
                     .object(Some(object.object_ref(default_namespace))),
             );
         }

@@ -9,6 +9,7 @@
 //! field names for a did-you-mean, the type or values expected, and the
 //! field's description for the help.
 
+use crate::injectors::own::interpolate::escape_pointer;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -576,7 +577,7 @@ fn display_path(root: &Node, pointer: &str) -> String {
 }
 
 fn join_pointer(pointer: &str, key: &str) -> String {
-    format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"))
+    format!("{pointer}/{}", escape_pointer(key))
 }
 
 /// Where a finding about a mapping without a key of its own (a list item)

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::decide::go_bool;
 use super::settings::KnownSettings;
-use crate::injectors::own::mutate::{Added, PodFacts};
+use crate::injectors::own::mutate::{Added, PodFacts, remove_named};
 
 /// What one injector adds to one pod.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -294,16 +295,7 @@ impl<'a> PodView<'a> {
     }
     /// The annotation parsed like Go's `strconv.ParseBool`.
     fn flag(&self, key: &str) -> Option<bool> {
-        self.annotation(key).and_then(parse_bool)
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-fn parse_bool(value: &str) -> Option<bool> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
+        self.annotation(key).and_then(go_bool)
     }
 }
 
@@ -464,7 +456,7 @@ fn otel(
     let mut out = simple(data, settings);
     let collector = match pod.annotation("sidecar.opentelemetry.io/inject") {
         Some(v) if v.contains('/') => v.replacen('/', ".", 1),
-        Some(v) if !v.is_empty() && parse_bool(v).is_none() => format!("{}.{v}", facts.namespace),
+        Some(v) if !v.is_empty() && go_bool(v).is_none() => format!("{}.{v}", facts.namespace),
         _ => format!("{}.sidecar", facts.namespace),
     };
     out.labels
@@ -575,7 +567,7 @@ fn linkerd(
         out.containers_first = config("proxy-await") != Some("disabled");
         out.containers.push(proxy);
     }
-    if config("enable-debug-sidecar").and_then(parse_bool) == Some(true) {
+    if config("enable-debug-sidecar").and_then(go_bool) == Some(true) {
         let debug_version = config("debug-image-version").unwrap_or(&s.version);
         let debug_image = config("debug-image").unwrap_or(&s.debug_image);
         out.containers.push(with_image(
@@ -1304,7 +1296,11 @@ fn put_array(map: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
     }
 }
 
-fn ensure_object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+/// `map[key]` as an object, made one if absent or of another type.
+pub(crate) fn ensure_object<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> &'a mut Map<String, Value> {
     let entry = map
         .entry(key.to_owned())
         .or_insert_with(|| Value::Object(Map::new()));
@@ -1312,20 +1308,6 @@ fn ensure_object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<
         *entry = Value::Object(Map::new());
     }
     entry.as_object_mut().expect("just made an object")
-}
-
-fn remove_named(spec: &mut Map<String, Value>, field: &str, names: &[String]) {
-    let Some(list) = spec.get_mut(field).and_then(Value::as_array_mut) else {
-        return;
-    };
-    list.retain(|item| {
-        item.get("name")
-            .and_then(Value::as_str)
-            .is_none_or(|n| !names.iter().any(|x| x == n))
-    });
-    if list.is_empty() {
-        spec.remove(field);
-    }
 }
 
 /// Removes what a previous injection by `injector` added: for Istio what

@@ -4,6 +4,7 @@
 //! INJ211 (an opt-in that never reaches its injector). Facts: injectors.md
 //! §1.1–1.4 (Istio's two gates), §3.1–3.2 (Linkerd), §7.
 
+use crate::injectors::own::interpolate::escape_pointer;
 use serde_json::json;
 
 use crate::diagnostic::Diagnostic;
@@ -551,12 +552,7 @@ fn unserved_revision(rev: &str, served: &[String], who: &str) -> Diagnostic {
 fn check_namespace(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
     let entries: Vec<&Entry> = labels(object).collect();
     let find = |key: &str| entries.iter().copied().find(|e| e.key == key);
-    let pointer = |key: &str| {
-        format!(
-            "/metadata/labels/{}",
-            key.replace('~', "~0").replace('/', "~1")
-        )
-    };
+    let pointer = |key: &str| format!("/metadata/labels/{}", escape_pointer(key));
     let at = |d: Diagnostic, entry: &Entry| {
         d.at(object.file, entry.key_span.clone())
             .path(pointer(&entry.key))

@@ -11,6 +11,7 @@ pub mod istio_config;
 pub mod settings;
 pub mod values;
 
+use crate::injectors::own::interpolate::escape_pointer;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -285,7 +286,7 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
                 pointer: format!(
                     "{}/metadata/{field}/{}",
                     workload.pod_path,
-                    entry.key.replace('~', "~0").replace('/', "~1")
+                    escape_pointer(&entry.key)
                 ),
             });
         }

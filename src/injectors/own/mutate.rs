@@ -90,7 +90,9 @@ pub fn uninject(pod: &mut Value) -> Option<Status> {
     Some(status)
 }
 
-fn remove_named(spec: &mut Map<String, Value>, field: &str, names: &[String]) {
+/// Removes the entries of `spec[field]` whose `name` is in `names` (and
+/// the field when it ends up empty).
+pub(crate) fn remove_named(spec: &mut Map<String, Value>, field: &str, names: &[String]) {
     let Some(list) = spec.get_mut(field).and_then(Value::as_array_mut) else {
         return;
     };

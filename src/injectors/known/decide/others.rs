@@ -43,17 +43,27 @@ fn consul(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
             "connect-inject-status is set: already injected",
         );
     }
-    match pod.annotations.get(KEY).map(String::as_str) {
-        None => d.decide(
-            Outcome::Skip,
-            format!("no {KEY} annotation and connectInject.default is false"),
-        ),
+    bool_trigger(d, pod, KEY, "and connectInject.default is false")
+}
+
+/// A trigger annotation read as a Go bool (Consul, Vault): absent or false
+/// skips, true injects, anything else denies the pod. `absent_note` says
+/// why an absent annotation means no.
+fn bool_trigger(
+    d: KnownDecision,
+    pod: &PodInput<'_>,
+    key: &str,
+    absent_note: &str,
+) -> KnownDecision {
+    match pod.annotations.get(key).map(String::as_str) {
+        None if absent_note.is_empty() => d.decide(Outcome::Skip, format!("no {key} annotation")),
+        None => d.decide(Outcome::Skip, format!("no {key} annotation {absent_note}")),
         Some(value) => match go_bool(value) {
-            Some(true) => d.decide(Outcome::Inject, format!("{KEY}={value:?}")),
-            Some(false) => d.decide(Outcome::Skip, format!("{KEY}={value:?}")),
+            Some(true) => d.decide(Outcome::Inject, format!("{key}={value:?}")),
+            Some(false) => d.decide(Outcome::Skip, format!("{key}={value:?}")),
             None => d.decide(
                 Outcome::Deny,
-                format!("{KEY}={value:?} does not parse as a bool: the pod is denied"),
+                format!("{key}={value:?} does not parse as a bool: the pod is denied"),
             ),
         },
     }
@@ -72,17 +82,7 @@ fn vault(d: KnownDecision, pod: &PodInput<'_>) -> KnownDecision {
             "agent-inject-status is injected: already injected",
         );
     }
-    match pod.annotations.get(KEY).map(String::as_str) {
-        None => d.decide(Outcome::Skip, format!("no {KEY} annotation")),
-        Some(value) => match go_bool(value) {
-            Some(true) => d.decide(Outcome::Inject, format!("{KEY}={value:?}")),
-            Some(false) => d.decide(Outcome::Skip, format!("{KEY}={value:?}")),
-            None => d.decide(
-                Outcome::Deny,
-                format!("{KEY}={value:?} does not parse as a bool: the pod is denied"),
-            ),
-        },
-    }
+    bool_trigger(d, pod, KEY, "")
 }
 
 /// `pkg/injector/service/handler.go`, `pkg/validation/validation.go`.
