@@ -130,14 +130,12 @@ impl Webhook {
     /// (`matchConditions` are not evaluated: see [`Webhook::match_conditions`]).
     pub fn matches_pod(&self, namespace_labels: &Labels, pod_labels: &Labels) -> bool {
         self.rules.iter().any(WebhookRule::matches_pod_create)
-            && self
-                .namespace_selector
-                .as_ref()
-                .is_some_and(|s| s.matches(namespace_labels))
-            && self
-                .object_selector
-                .as_ref()
-                .is_some_and(|s| s.matches(pod_labels))
+            && selectors_match(
+                self.namespace_selector.as_ref(),
+                self.object_selector.as_ref(),
+                namespace_labels,
+                pod_labels,
+            )
     }
 
     /// Which known injector this webhook calls, if any (see [`IDENTITIES`]).
@@ -159,6 +157,18 @@ impl Webhook {
             Client::Missing => None,
         }
     }
+}
+
+/// Whether a webhook's namespaceSelector and objectSelector both match
+/// (`None`: a malformed selector, which never matches).
+pub fn selectors_match(
+    namespace_selector: Option<&LabelSelector>,
+    object_selector: Option<&LabelSelector>,
+    namespace_labels: &Labels,
+    pod_labels: &Labels,
+) -> bool {
+    namespace_selector.is_some_and(|s| s.matches(namespace_labels))
+        && object_selector.is_some_and(|s| s.matches(pod_labels))
 }
 
 /// How a known injector's webhook is recognised: by the name of the Service

@@ -5,14 +5,14 @@
 //! §1.1–1.4 (Istio's two gates), §3.1–3.2 (Linkerd), §7.
 
 use crate::injectors::own::interpolate::escape_pointer;
-use serde_json::json;
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::Cluster;
+use crate::injectors::known::gate::Gate;
 use crate::injectors::own::decide::{INJECT_ANNOTATION, NAMESPACE_LABEL};
 use crate::model::Object;
 use crate::model::namespace::Namespaces;
-use crate::model::selector::{LabelSelector, Labels, Operator};
+use crate::model::selector::{Labels, Operator};
 use crate::model::workload::Workload;
 use crate::rules::{
     conflicting_injection_controls as inj205, contradictory_namespace_labels as inj209,
@@ -33,9 +33,9 @@ const LINKERD_INJECT: &str = "linkerd.io/inject";
 pub struct Context<'a> {
     objects: &'a [Object],
     namespaces: &'a Namespaces,
-    /// The Istio webhooks' (namespaceSelector, objectSelector) pairs: those
-    /// among the inputs, else the chart defaults (§1.3).
-    istio_gate: Vec<(LabelSelector, LabelSelector)>,
+    /// The known injectors' webhooks: those among the inputs, else the
+    /// chart defaults (§1.3), as the simulation sees them.
+    gate: &'a Gate,
     /// Revisions the Istio webhooks among the inputs serve (`istio.io/rev`
     /// In/matchLabels values); `None` when there are no Istio webhooks among
     /// the inputs or none of them selects by revision.
@@ -49,15 +49,6 @@ impl<'a> Context<'a> {
             .iter()
             .filter(|w| w.injector() == Some("istio"))
             .collect();
-        let istio_gate = if istio.is_empty() {
-            chart_default_istio_gate()
-        } else {
-            istio
-                .iter()
-                .filter(|w| w.rules.iter().any(|r| r.matches_pod_create()))
-                .filter_map(|w| Some((w.namespace_selector.clone()?, w.object_selector.clone()?)))
-                .collect()
-        };
         let mut revisions = Vec::new();
         for webhook in &istio {
             for selector in [&webhook.namespace_selector, &webhook.object_selector]
@@ -77,7 +68,7 @@ impl<'a> Context<'a> {
         Context {
             objects,
             namespaces: &cluster.namespaces,
-            istio_gate,
+            gate: &cluster.gate,
             istio_revisions: (!revisions.is_empty()).then_some(revisions),
         }
     }
@@ -85,51 +76,11 @@ impl<'a> Context<'a> {
     /// Whether an Istio webhook is called for a pod with `pod_labels` in a
     /// namespace with `namespace_labels` (gate 1, §1.1).
     fn istio_reached(&self, namespace_labels: &Labels, pod_labels: &Labels) -> bool {
-        self.istio_gate
-            .iter()
-            .any(|(ns, pod)| ns.matches(namespace_labels) && pod.matches(pod_labels))
+        !self
+            .gate
+            .reaching("istio", namespace_labels, pod_labels)
+            .is_empty()
     }
-}
-
-/// The default revision's webhooks of the istio-discovery chart (§1.3):
-/// `rev.namespace.*`, `rev.object.*` (revision `default`), `namespace.*`,
-/// `object.*`; `auto.*` is off by default.
-fn chart_default_istio_gate() -> Vec<(LabelSelector, LabelSelector)> {
-    let not_false = json!({"key": ISTIO_INJECT, "operator": "NotIn", "values": ["false"]});
-    let absent = |key: &str| json!({"key": key, "operator": "DoesNotExist"});
-    let pairs = [
-        (
-            json!({"matchExpressions": [
-                {"key": ISTIO_REV, "operator": "In", "values": ["default"]},
-                absent(ISTIO_INJECTION)]}),
-            json!({"matchExpressions": [not_false.clone()]}),
-        ),
-        (
-            json!({"matchExpressions": [absent(ISTIO_REV), absent(ISTIO_INJECTION)]}),
-            json!({"matchExpressions": [not_false.clone(),
-                {"key": ISTIO_REV, "operator": "In", "values": ["default"]}]}),
-        ),
-        (
-            json!({"matchExpressions": [
-                {"key": ISTIO_INJECTION, "operator": "In", "values": ["enabled"]}]}),
-            json!({"matchExpressions": [not_false]}),
-        ),
-        (
-            json!({"matchExpressions": [absent(ISTIO_INJECTION), absent(ISTIO_REV)]}),
-            json!({"matchExpressions": [
-                {"key": ISTIO_INJECT, "operator": "In", "values": ["true"]},
-                absent(ISTIO_REV)]}),
-        ),
-    ];
-    pairs
-        .iter()
-        .map(|(ns, pod)| {
-            (
-                LabelSelector::from_json(ns).expect("chart namespaceSelector"),
-                LabelSelector::from_json(pod).expect("chart objectSelector"),
-            )
-        })
-        .collect()
 }
 
 /// The findings about `object`.

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::settings::KnownSettings;
-use crate::injectors::webhooks::Webhooks;
+use crate::injectors::webhooks::{Webhooks, selectors_match};
 use crate::model::selector::{LabelSelector, Labels};
 
 const CHART_WEBHOOKS: &str = include_str!("chart_webhooks.yaml");
@@ -32,13 +32,12 @@ pub struct GateWebhook {
 
 impl GateWebhook {
     pub fn matches(&self, namespace_labels: &Labels, pod_labels: &Labels) -> bool {
-        self.namespace_selector
-            .as_ref()
-            .is_some_and(|s| s.matches(namespace_labels))
-            && self
-                .object_selector
-                .as_ref()
-                .is_some_and(|s| s.matches(pod_labels))
+        selectors_match(
+            self.namespace_selector.as_ref(),
+            self.object_selector.as_ref(),
+            namespace_labels,
+            pod_labels,
+        )
     }
 
     /// `webhook W of configuration C` (with "chart default" when assumed).
