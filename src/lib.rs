@@ -10,6 +10,8 @@
 //!
 //! `load` and `lint` drive the pipeline; `cli` is the thin layer on top.
 
+pub mod baseline;
+pub mod blast_radius;
 pub mod checks;
 pub mod cli;
 pub mod config;

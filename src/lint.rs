@@ -10,9 +10,10 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, Workspace, load};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, Workspace, load, load_inputs};
 use crate::report::Summary;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
+use crate::source::git::{GitRepo, Revision};
 use crate::source::{DiscoverOptions, absolute_normalized};
 use crate::suppress;
 
@@ -50,6 +51,8 @@ pub struct Analysis<'a> {
     pub progress: bool,
     /// `--injector NAME`: manual injection with one known injector.
     pub manual_injector: Option<&'static str>,
+    /// Read the paths at this Git revision instead of the working tree.
+    pub revision: Option<(&'a GitRepo, Revision)>,
 }
 
 impl<'a> Analysis<'a> {
@@ -62,7 +65,17 @@ impl<'a> Analysis<'a> {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             progress: false,
             manual_injector: None,
+            revision: None,
         }
+    }
+
+    /// Namespace of objects that name none: `--namespace`, then the
+    /// configuration's, then `default`.
+    pub fn default_namespace(&self) -> String {
+        self.namespace
+            .clone()
+            .or_else(|| self.config.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned())
     }
 
     /// Loads the paths (and the configuration's `policies`) and analyses
@@ -81,12 +94,14 @@ impl<'a> Analysis<'a> {
             progress: self.progress,
             ..LoadOptions::default()
         };
-        let ws = load(&paths, &options, stdin)?;
-        let default_namespace = self
-            .namespace
-            .clone()
-            .or_else(|| config.namespace.clone())
-            .unwrap_or_else(|| "default".to_owned());
+        let ws = match &self.revision {
+            None => load(&paths, &options, stdin)?,
+            Some((repo, revision)) => {
+                let inputs = repo.read(revision, &paths, &options.discover, self.max_file_size)?;
+                load_inputs(inputs, Vec::new(), &options)
+            }
+        };
+        let default_namespace = self.default_namespace();
         let outcome = lint(
             &ws,
             config,

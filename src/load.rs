@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::rules::{duplicate_key, invalid_yaml, unreadable_input};
-use crate::source::{DiscoverOptions, FileId, SourceFile, SourceMap, discover};
+use crate::source::{DiscoverOptions, FileId, InputError, SourceFile, SourceMap, discover};
 use crate::yaml::{Limits, parse_stream};
 
 /// Default size limit of one input file.
@@ -73,20 +73,46 @@ pub fn load(
     options: &LoadOptions,
     stdin: impl Read,
 ) -> Result<Workspace, String> {
+    let mut stdin = stdin.take(options.max_file_size + 1);
     let found = discover(paths, &options.discover)?;
-    let stdin_bytes = if found.files.iter().any(|p| p.as_os_str() == "-") {
-        let mut bytes = Vec::new();
-        let mut stdin = stdin.take(options.max_file_size + 1);
-        stdin
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("reading stdin: {e}"))?;
-        Some(bytes)
-    } else {
-        None
-    };
+    let mut inputs = Vec::with_capacity(found.files.len());
+    for path in found.files {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            // `discover` lists `-` once, however often it was named.
+            stdin
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("reading stdin: {e}"))?;
+            inputs.push(Input::Read {
+                name: "<stdin>".into(),
+                bytes: Ok(bytes),
+            });
+        } else {
+            inputs.push(Input::Path(path));
+        }
+    }
+    Ok(load_inputs(inputs, found.errors, options))
+}
 
-    let bar = if options.progress && found.files.len() >= PROGRESS_MIN_FILES {
-        let bar = ProgressBar::new(found.files.len() as u64).with_style(
+/// One input: a file on disk, or bytes read elsewhere (stdin, a Git blob)
+/// under the name reports give them.
+pub enum Input {
+    Path(PathBuf),
+    Read {
+        name: String,
+        bytes: Result<Vec<u8>, ReadError>,
+    },
+}
+
+/// Reads and parses `inputs` in parallel; `errors` are inputs that could not
+/// be read as a whole (they become INJ007 findings).
+pub fn load_inputs(
+    inputs: Vec<Input>,
+    errors: Vec<InputError>,
+    options: &LoadOptions,
+) -> Workspace {
+    let bar = if options.progress && inputs.len() >= PROGRESS_MIN_FILES {
+        let bar = ProgressBar::new(inputs.len() as u64).with_style(
             ProgressStyle::with_template("{spinner} loading {pos}/{len} files {wide_bar} {eta}")
                 .expect("valid template"),
         );
@@ -95,18 +121,11 @@ pub fn load(
     } else {
         ProgressBar::hidden()
     };
-    let loads: Vec<FileLoad> = found
-        .files
-        .par_iter()
+    let loads: Vec<FileLoad> = inputs
+        .into_par_iter()
         .enumerate()
-        .map(|(i, path)| {
-            let id = FileId(i as u32);
-            let input = if path.as_os_str() == "-" {
-                Input::Bytes("<stdin>".into(), stdin_bytes.clone().unwrap_or_default())
-            } else {
-                Input::Path(path)
-            };
-            let load = load_file(id, input, options);
+        .map(|(i, input)| {
+            let load = load_file(FileId(i as u32), input, options);
             bar.inc(1);
             load
         })
@@ -122,7 +141,7 @@ pub fn load(
         ws.skipped_documents += load.skipped;
         ws.files += 1;
     }
-    for error in found.errors {
+    for error in errors {
         let id = ws.sources.add(SourceFile::new(error.path.clone(), ""));
         ws.diagnostics.push(unreadable_input::new(
             id,
@@ -130,25 +149,21 @@ pub fn load(
             "fix or remove the path, or list it under `ignore` in .kubectl-inject.yaml",
         ));
     }
-    Ok(ws)
+    ws
 }
 
-enum Input<'p> {
-    Path(&'p Path),
-    Bytes(String, Vec<u8>),
-}
-
-fn display_name(path: &Path) -> String {
+/// How reports name a file: the path as the user gave it, `/`-separated.
+pub fn display_name(path: &Path) -> String {
     let s = path.to_string_lossy();
     s.strip_prefix("./").unwrap_or(&s).replace('\\', "/")
 }
 
-fn load_file(id: FileId, input: Input<'_>, options: &LoadOptions) -> FileLoad {
+fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
     let (name, bytes) = match input {
-        Input::Bytes(name, bytes) => (name, Ok(bytes)),
+        Input::Read { name, bytes } => (name, bytes),
         Input::Path(path) => (
-            display_name(path),
-            read_limited(path, options.max_file_size),
+            display_name(&path),
+            read_limited(&path, options.max_file_size),
         ),
     };
     let failed = |diagnostic: Diagnostic, text: String| FileLoad {
@@ -232,7 +247,9 @@ fn parse_file(id: FileId, name: String, text: String, limits: &Limits) -> FileLo
     }
 }
 
-enum ReadError {
+/// Why an input's bytes could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
     TooLarge(u64),
     Io(String),
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{FailOn, GlobalArgs, Outcome, fail};
+use crate::baseline::analyse_against;
 use crate::config::Config;
 use crate::lint::Analysis;
 use crate::load::DEFAULT_MAX_FILE_SIZE;
@@ -62,6 +63,10 @@ pub struct RunArgs {
     /// Ignore every `lint.kubectl-inject.dev/ignore` annotation (for protected branches)
     #[arg(long)]
     pub no_suppressions: bool,
+    /// Report only the findings the working tree adds to REV (a branch, tag or
+    /// commit, read from the Git object database: no checkout)
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
     /// Largest input file read, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -107,7 +112,13 @@ fn run(
         manual_injector: injector,
         ..Analysis::new(paths, &config)
     };
-    let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {
+    let stdin = std::io::stdin().lock();
+    let result = match &args.base {
+        None => analysis.run(stdin).map(|(ws, outcome)| (ws, outcome, None)),
+        Some(base) => analyse_against(&analysis, base, stdin)
+            .map(|(ws, outcome, baseline)| (ws, outcome, Some(baseline))),
+    };
+    let (workspace, outcome, baseline) = match result {
         Ok(done) => done,
         Err(message) => return fail(miette::miette!("{message}")),
     };
@@ -116,7 +127,8 @@ fn run(
         &outcome.diagnostics,
         &outcome.summary,
         command,
-    );
+    )
+    .with_baseline(baseline.as_ref());
     if command == "simulate" {
         report = report.with_workloads(&outcome.simulation.workloads);
     }

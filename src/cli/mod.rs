@@ -3,6 +3,7 @@
 //! kubectl runs the plugin as `kubectl inject …` and passes every argument
 //! through untouched, so the plugin parses kubectl's connection flags itself.
 
+mod diff;
 mod info;
 mod lint;
 mod render;
@@ -116,6 +117,8 @@ pub enum Command {
     Simulate(lint::SimulateArgs),
     /// Inject manually: the same manifests, workloads mutated, on stdout or into a directory
     Render(render::RenderArgs),
+    /// The blast radius of a change: workloads whose injection differs from --base REV
+    Diff(diff::DiffArgs),
     /// Run the InjectionTest golden tests of a directory
     Test(test::TestArgs),
     /// List the rules
@@ -157,6 +160,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Simulate(args) => lint::simulate_command(&cli.global, args),
         Command::Render(args) => render::run(&cli.global, args),
         Command::Test(args) => test::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
         Command::Rules(args) => info::rules(args),
         Command::Explain(args) => info::explain(args),
         Command::Schema(args) => info::schema(args),

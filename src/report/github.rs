@@ -16,7 +16,7 @@ use crate::engine::WorkloadResult;
 
 /// At most this many findings are listed in the job summary (GitHub caps a
 /// step summary at 1 MiB).
-const SUMMARY_ROWS: usize = 200;
+pub(crate) const SUMMARY_ROWS: usize = 200;
 
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     for d in report.diagnostics {
@@ -127,6 +127,20 @@ pub fn markdown_summary(report: &Report<'_>) -> String {
         "| {} | {} | {} | {} | {} | {} |\n",
         s.files, s.documents, s.skipped_documents, s.errors, s.warnings, s.infos
     );
+    if let Some(baseline) = report.baseline {
+        let _ = writeln!(
+            md,
+            "Findings the change adds to `{}` ({}); {} already there {} not shown.\n",
+            escape_cell(&baseline.base),
+            &baseline.commit[..baseline.commit.len().min(12)],
+            baseline.preexisting,
+            if baseline.preexisting == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        );
+    }
     if let Some(workloads) = report.workloads {
         write_workloads(&mut md, workloads);
     }
@@ -197,7 +211,8 @@ fn write_workloads(md: &mut String, workloads: &[WorkloadResult]) {
 }
 
 /// A table cell on one line, with its pipes escaped.
-fn escape_cell(s: &str) -> String {
+/// A Markdown table cell: pipes escaped, line breaks as `<br>`.
+pub(crate) fn escape_cell(s: &str) -> String {
     s.replace('|', "\\|")
         .replace("\r\n", "<br>")
         .replace(['\n', '\r'], "<br>")

@@ -207,6 +207,13 @@ fn write_summary(
         ));
     }
     line.push(')');
+    if let Some(baseline) = report.baseline {
+        line.push_str(&format!(
+            "; only what the working tree adds to {}: {} already there, not shown",
+            baseline.base,
+            plural(baseline.preexisting, "finding")
+        ));
+    }
     let (on, off) = match (options.color, s.errors > 0, s.warnings > 0) {
         (false, ..) => ("", ""),
         (true, true, _) => ("\x1b[1;31m", "\x1b[0m"),

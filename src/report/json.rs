@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Report, Summary};
+use crate::baseline::Baseline;
 use crate::diagnostic::{ObjectRef, Severity};
 use crate::engine::InjectorResult;
 
@@ -15,6 +16,9 @@ struct JsonReport<'a> {
     diagnostics: Vec<JsonDiagnostic<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     workloads: Option<Vec<JsonWorkload<'a>>>,
+    /// `--base` runs: the revision compared with and the findings not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<&'a Baseline>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +98,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         summary: report.summary,
         diagnostics,
         workloads,
+        baseline: report.baseline,
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)

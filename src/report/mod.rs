@@ -7,12 +7,14 @@ mod json;
 mod sarif;
 
 pub use github::markdown_summary;
+pub(crate) use github::{SUMMARY_ROWS, escape_cell};
 pub use human::HumanOptions;
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::baseline::Baseline;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::WorkloadResult;
 use crate::source::{LineCol, SourceMap};
@@ -68,6 +70,8 @@ pub struct Report<'a> {
     pub command: &'a str,
     /// The simulated workloads (`simulate` only; `lint` reports findings alone).
     pub workloads: Option<&'a [WorkloadResult]>,
+    /// `--base`: the findings are those the working tree adds to this revision.
+    pub baseline: Option<&'a Baseline>,
 }
 
 /// A diagnostic's primary position, resolved once for the text formats.
@@ -90,7 +94,13 @@ impl<'a> Report<'a> {
             summary,
             command,
             workloads: None,
+            baseline: None,
         }
+    }
+
+    pub fn with_baseline(mut self, baseline: Option<&'a Baseline>) -> Self {
+        self.baseline = baseline;
+        self
     }
 
     pub fn with_workloads(mut self, workloads: &'a [WorkloadResult]) -> Self {

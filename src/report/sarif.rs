@@ -201,6 +201,10 @@ fn result(
             fingerprints.next(report, d),
         )]))
         .build();
+    if report.baseline.is_some() {
+        // `--base` reports only what the head adds to the base.
+        result.baseline_state = Some(json!("new"));
+    }
     if let Some(index) = RULES.iter().position(|r| r.id == d.rule.id) {
         result.rule_index = Some(index as i64);
     }

@@ -70,7 +70,7 @@ pub fn discover(paths: &[PathBuf], options: &DiscoverOptions) -> Result<Discover
     Ok(out)
 }
 
-fn build_ignore(options: &DiscoverOptions) -> Result<Option<Gitignore>, String> {
+pub(super) fn build_ignore(options: &DiscoverOptions) -> Result<Option<Gitignore>, String> {
     if options.ignore.is_empty() {
         return Ok(None);
     }
@@ -119,9 +119,13 @@ fn walk(dirs: &[PathBuf], ignore: Option<&Gitignore>) -> (Vec<PathBuf>, Vec<Inpu
 
 fn is_ignored(ignore: &Gitignore, path: &Path, file_type: Option<std::fs::FileType>) -> bool {
     let is_dir = file_type.is_some_and(|t| t.is_dir());
-    let path = absolute_normalized(path);
+    is_ignored_path(ignore, &absolute_normalized(path), is_dir)
+}
+
+/// Whether the configuration's `ignore` globs leave out `absolute`.
+pub(super) fn is_ignored_path(ignore: &Gitignore, absolute: &Path, is_dir: bool) -> bool {
     ignore
-        .matched_path_or_any_parents(&path, is_dir)
+        .matched_path_or_any_parents(absolute, is_dir)
         .is_ignore()
 }
 
@@ -143,7 +147,7 @@ pub fn absolute_normalized(path: &Path) -> PathBuf {
     out
 }
 
-fn has_manifest_extension(path: &Path) -> bool {
+pub(super) fn has_manifest_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))

@@ -7,6 +7,7 @@
 //! writer ever rescans a file.
 
 mod discover;
+pub mod git;
 
 pub use discover::{DiscoverOptions, Discovered, InputError, absolute_normalized, discover};
 

@@ -15,4 +15,4 @@ mod build;
 mod node;
 
 pub use build::{Limits, Parsed, Problem, ProblemKind, parse_stream};
-pub use node::{Entry, Node, PathSegment, Value};
+pub use node::{Entry, Node, PathSegment, Value, pointer_segments};

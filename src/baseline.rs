@@ -1,0 +1,301 @@
+//! Findings a change adds: the head's findings minus the base's.
+//!
+//! A finding is matched across revisions by its rule, the object it is
+//! about and the field path of the node at fault, never by line number, so
+//! a finding "moves" with its object when lines shift above it, or when the
+//! object moves to another file. List items with a `name` are addressed by
+//! it (`/spec/containers[web]/image`), so inserting a container above does
+//! not make the findings of the next one new. Findings about no object (a
+//! file that is not YAML) are matched by rule, file (following renames) and
+//! message without its numbers.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, ObjectRef};
+use crate::lint::{Analysis, LintOutcome};
+use crate::load::Workspace;
+use crate::model::Object;
+use crate::source::FileId;
+use crate::source::git::GitRepo;
+use crate::yaml::{Node, Value};
+
+/// What a `--base` run compared with, for the reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    /// The revision as the user named it.
+    pub base: String,
+    /// The commit it resolved to.
+    pub commit: String,
+    /// Findings of the head that the base already had: not reported.
+    pub preexisting: usize,
+}
+
+/// Runs `analysis` on the working tree and on the same paths at `base`,
+/// and keeps the head's findings the base does not have. The summary's
+/// counts are those of the findings kept.
+pub fn analyse_against(
+    analysis: &Analysis<'_>,
+    base: &str,
+    stdin: impl Read,
+) -> Result<(Workspace, LintOutcome, Baseline), String> {
+    let repo = GitRepo::discover(
+        analysis
+            .paths
+            .first()
+            .map_or(Path::new("."), |p| p.as_path()),
+    )?;
+    let revision = repo.resolve(base)?;
+    let (head_ws, mut head) = analysis.run(stdin)?;
+    let base_analysis = Analysis {
+        progress: false,
+        revision: Some((&repo, revision.clone())),
+        ..analysis.clone()
+    };
+    let (base_ws, base_outcome) = base_analysis.run(std::io::empty())?;
+    let renames = repo.renames(&revision, None)?;
+    let repo_path = |name: &str| {
+        repo.repo_path(Path::new(name))
+            .unwrap_or_else(|| name.to_owned())
+    };
+    let namespace = analysis.default_namespace();
+    let head_prints = fingerprints(&head_ws, &head.diagnostics, &namespace, |name| {
+        let path = repo_path(name);
+        renames.get(&path).cloned().unwrap_or(path)
+    });
+    let base_prints = fingerprints(&base_ws, &base_outcome.diagnostics, &namespace, repo_path);
+    let preexisting = keep_new(&mut head.diagnostics, head_prints, base_prints);
+    head.summary.count(&head.diagnostics);
+    let baseline = Baseline {
+        base: base.to_owned(),
+        commit: revision.commit.to_string(),
+        preexisting,
+    };
+    Ok((head_ws, head, baseline))
+}
+
+/// What a finding is about, independent of where its lines are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    rule: &'static str,
+    anchor: Anchor,
+    path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Anchor {
+    Object(ObjectRef),
+    /// Repository path of the file (the base's name for a renamed file) and
+    /// the message with its digits left out (parser positions move).
+    File(String, String),
+}
+
+/// The fingerprints of `diagnostics`, found in `ws`. `file_key` names a
+/// file the same way on both sides (repository path, renames followed).
+pub fn fingerprints(
+    ws: &Workspace,
+    diagnostics: &[Diagnostic],
+    default_namespace: &str,
+    file_key: impl Fn(&str) -> String,
+) -> Vec<Fingerprint> {
+    let index = ObjectIndex::new(&ws.objects);
+    diagnostics
+        .iter()
+        .map(|d| {
+            let containing =
+                d.at.as_ref()
+                    .and_then(|at| index.containing(&ws.objects, at.file, at.span.start));
+            let path = match (containing, &d.path, &d.at) {
+                (Some(object), Some(pointer), _) => named_pointer(&object.root, pointer),
+                (Some(object), None, Some(at)) => path_at(&object.root, at.span.start),
+                (None, Some(pointer), _) => pointer.clone(),
+                (_, None, _) => String::new(),
+            };
+            let anchor = match (&d.object, containing) {
+                (Some(object), _) => Anchor::Object(object.clone()),
+                (None, Some(object)) => Anchor::Object(object.object_ref(default_namespace)),
+                (None, None) => {
+                    let file =
+                        d.at.as_ref()
+                            .map(|at| file_key(&ws.sources.get(at.file).name))
+                            .unwrap_or_default();
+                    let message = d.message.chars().filter(|c| !c.is_ascii_digit()).collect();
+                    Anchor::File(file, message)
+                }
+            };
+            Fingerprint {
+                rule: d.rule.id,
+                anchor,
+                path,
+            }
+        })
+        .collect()
+}
+
+/// Keeps the head's findings that the base does not have (as many times as
+/// the base has them fewer); returns how many were left out.
+pub fn keep_new(
+    head: &mut Vec<Diagnostic>,
+    head_prints: Vec<Fingerprint>,
+    base_prints: Vec<Fingerprint>,
+) -> usize {
+    let mut base_counts: HashMap<Fingerprint, usize> = HashMap::new();
+    for print in base_prints {
+        *base_counts.entry(print).or_default() += 1;
+    }
+    let mut prints = head_prints.into_iter();
+    let before = head.len();
+    head.retain(|_| {
+        let print = prints.next().expect("one fingerprint per finding");
+        match base_counts.get_mut(&print) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                false
+            }
+            _ => true,
+        }
+    });
+    before - head.len()
+}
+
+/// Objects per file, to find the one a finding's position falls in.
+struct ObjectIndex(HashMap<FileId, Vec<usize>>);
+
+impl ObjectIndex {
+    fn new(objects: &[Object]) -> Self {
+        let mut by_file: HashMap<FileId, Vec<usize>> = HashMap::new();
+        for (i, object) in objects.iter().enumerate() {
+            by_file.entry(object.file).or_default().push(i);
+        }
+        ObjectIndex(by_file)
+    }
+
+    /// The smallest object around `offset` (a `List` item rather than its list).
+    fn containing<'o>(
+        &self,
+        objects: &'o [Object],
+        file: FileId,
+        offset: usize,
+    ) -> Option<&'o Object> {
+        self.0
+            .get(&file)?
+            .iter()
+            .map(|&i| &objects[i])
+            .filter(|o| o.root.span.start <= offset && offset <= o.root.span.end)
+            .min_by_key(|o| o.root.span.len())
+    }
+}
+
+/// One step into a sequence: the item's `name` when it has one.
+fn item_segment(item: &Node, index: usize) -> String {
+    match item.get_str("name") {
+        Some(name) => format!("[{name}]"),
+        None => format!("/{index}"),
+    }
+}
+
+fn key_segment(key: &str) -> String {
+    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+}
+
+/// The field path of the deepest node at `offset`, list items by name.
+fn path_at(root: &Node, offset: usize) -> String {
+    let mut path = String::new();
+    let mut node = root;
+    loop {
+        match &node.value {
+            Value::Map(entries) => {
+                let Some(entry) = entries.iter().find(|e| {
+                    e.key_span.contains(&offset)
+                        || (e.value.span.start <= offset && offset < e.value.span.end)
+                }) else {
+                    return path;
+                };
+                path.push_str(&key_segment(&entry.key));
+                if entry.key_span.contains(&offset) {
+                    return path;
+                }
+                node = &entry.value;
+            }
+            Value::Seq(items) => {
+                let Some((i, item)) = items.iter().enumerate().find(|(_, item)| {
+                    item.span.start <= offset && offset < item.span.end.max(item.span.start + 1)
+                }) else {
+                    return path;
+                };
+                path.push_str(&item_segment(item, i));
+                node = item;
+            }
+            _ => return path,
+        }
+    }
+}
+
+/// `pointer` with its sequence indices replaced by item names where the
+/// items have them; the steps past what `root` holds are kept as written.
+fn named_pointer(root: &Node, pointer: &str) -> String {
+    let mut path = String::new();
+    let mut node = Some(root);
+    for segment in crate::yaml::pointer_segments(pointer) {
+        match node.map(|n| &n.value) {
+            Some(Value::Seq(items)) => match segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| Some((i, items.get(i)?)))
+            {
+                Some((i, item)) => {
+                    path.push_str(&item_segment(item, i));
+                    node = Some(item);
+                }
+                None => {
+                    path.push_str(&key_segment(&segment));
+                    node = None;
+                }
+            },
+            Some(Value::Map(_)) => {
+                node = node.and_then(|n| n.get(&segment));
+                path.push_str(&key_segment(&segment));
+            }
+            _ => {
+                path.push_str(&key_segment(&segment));
+                node = None;
+            }
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Limits, parse_stream};
+
+    fn root(text: &str) -> Node {
+        parse_stream(text, &Limits::default()).documents.remove(0).1
+    }
+
+    #[test]
+    fn paths_name_list_items() {
+        let text = "spec:\n  containers:\n    - name: web\n      image: nginx\n    - image: x\n";
+        let root = root(text);
+        let image = text.find("nginx").unwrap();
+        assert_eq!(path_at(&root, image), "/spec/containers[web]/image");
+        let key = text.find("image: x").unwrap();
+        assert_eq!(path_at(&root, key), "/spec/containers/1/image");
+        assert_eq!(
+            named_pointer(&root, "/spec/containers/0/image"),
+            "/spec/containers[web]/image"
+        );
+        assert_eq!(
+            named_pointer(&root, "/spec/containers/7/image"),
+            "/spec/containers/7/image"
+        );
+        assert_eq!(
+            named_pointer(&root, "/metadata/annotations/a~1b"),
+            "/metadata/annotations/a~1b"
+        );
+    }
+}
