@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -50,13 +50,14 @@ pub fn analyse_against(
     )?;
     let revision = repo.resolve(base)?;
     let (head_ws, mut head) = analysis.run(stdin)?;
+    let renames = repo.renames(&revision, None)?;
     let base_analysis = Analysis {
+        paths: paths_at_base(&repo, &analysis.paths, &renames),
         progress: false,
         revision: Some((&repo, revision.clone())),
         ..analysis.clone()
     };
     let (base_ws, base_outcome) = base_analysis.run(std::io::empty())?;
-    let renames = repo.renames(&revision, None)?;
     let repo_path = |name: &str| {
         repo.repo_path(Path::new(name))
             .unwrap_or_else(|| name.to_owned())
@@ -133,6 +134,35 @@ pub fn fingerprints(
             }
         })
         .collect()
+}
+
+/// The paths to read at the base: the run's, and the old places of files
+/// renamed into them (`lint services/` after `git mv apps/web.yaml
+/// services/`), so that what they had is not new.
+pub fn paths_at_base(
+    repo: &GitRepo,
+    paths: &[PathBuf],
+    renames: &HashMap<String, String>,
+) -> Vec<PathBuf> {
+    let named: Vec<String> = paths.iter().filter_map(|p| repo.repo_path(p)).collect();
+    let under = |path: &str| {
+        named.iter().any(|dir| {
+            dir.is_empty()
+                || path == dir
+                || path
+                    .strip_prefix(dir.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    let mut out = paths.to_vec();
+    let mut moved_in: Vec<&String> = renames
+        .iter()
+        .filter(|(new, old)| under(new) && !under(old))
+        .map(|(_, old)| old)
+        .collect();
+    moved_in.sort();
+    out.extend(moved_in.into_iter().map(|old| repo.workdir().join(old)));
+    out
 }
 
 /// Keeps the head's findings that the base does not have (as many times as

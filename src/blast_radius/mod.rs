@@ -19,6 +19,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::baseline::paths_at_base;
 use crate::engine::WorkloadResult;
 use crate::injectors::own::decide::Outcome;
 use crate::lint::{Analysis, LintOutcome};
@@ -91,15 +92,19 @@ pub fn analyse(
     )?;
     let base_revision = repo.resolve(base)?;
     let head_revision = head.map(|rev| repo.resolve(rev)).transpose()?;
-    let run_at = |revision| {
-        Analysis {
-            revision,
-            ..analysis.clone()
-        }
-        .run(std::io::empty())
-    };
-    let before = run_at(Some((&repo, base_revision)))?;
-    let after = run_at(head_revision.map(|rev| (&repo, rev)))?;
+    // Workloads moved into the paths from elsewhere are not new.
+    let renames = repo.renames(&base_revision, head_revision.as_ref())?;
+    let before = Analysis {
+        paths: paths_at_base(&repo, &analysis.paths, &renames),
+        revision: Some((&repo, base_revision)),
+        ..analysis.clone()
+    }
+    .run(std::io::empty())?;
+    let after = Analysis {
+        revision: head_revision.map(|rev| (&repo, rev)),
+        ..analysis.clone()
+    }
+    .run(std::io::empty())?;
     Ok(compare(
         base,
         head.unwrap_or("worktree"),

@@ -61,6 +61,11 @@ impl GitRepo {
         Ok(GitRepo { repo, workdir })
     }
 
+    /// The working tree's root (canonical).
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
     /// Resolves `spec` (a branch, tag, `origin/main`, `HEAD~1`, a SHA) to a commit.
     pub fn resolve(&self, spec: &str) -> Result<Revision, String> {
         let object = self.repo.revparse_single(spec).map_err(|e| {
