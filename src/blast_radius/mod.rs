@@ -113,10 +113,28 @@ pub fn analyse(
     ))
 }
 
-type WorkloadKey<'a> = (&'a str, &'a str, &'a str);
+/// Kind, namespace, name, and which of the objects so named (INJ004's
+/// duplicates pair up in file order).
+type WorkloadKey<'a> = (&'a str, &'a str, &'a str, usize);
 
-fn key(w: &WorkloadResult) -> WorkloadKey<'_> {
-    (&w.kind, &w.namespace, &w.name)
+fn by_key(workloads: &[WorkloadResult]) -> HashMap<WorkloadKey<'_>, &WorkloadResult> {
+    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    workloads
+        .iter()
+        .map(|w| {
+            let nth = seen.entry((&w.kind, &w.namespace, &w.name)).or_default();
+            *nth += 1;
+            (
+                (
+                    w.kind.as_str(),
+                    w.namespace.as_str(),
+                    w.name.as_str(),
+                    *nth - 1,
+                ),
+                w,
+            )
+        })
+        .collect()
 }
 
 /// An injector's side for a workload that exists (`None` when it does
@@ -149,20 +167,8 @@ pub fn compare(
     before: (&Workspace, &LintOutcome),
     after: (&Workspace, &LintOutcome),
 ) -> BlastRadius {
-    let old: HashMap<WorkloadKey<'_>, &WorkloadResult> = before
-        .1
-        .simulation
-        .workloads
-        .iter()
-        .map(|w| (key(w), w))
-        .collect();
-    let new: HashMap<WorkloadKey<'_>, &WorkloadResult> = after
-        .1
-        .simulation
-        .workloads
-        .iter()
-        .map(|w| (key(w), w))
-        .collect();
+    let old = by_key(&before.1.simulation.workloads);
+    let new = by_key(&after.1.simulation.workloads);
     let keys: BTreeSet<WorkloadKey<'_>> = old.keys().chain(new.keys()).copied().collect();
 
     let mut changes = Vec::new();

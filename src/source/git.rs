@@ -202,8 +202,10 @@ impl GitRepo {
                 }
             }
         }
-        // The working tree's walker sorts by path; so does this.
-        out.sort_by(|a, b| input_name(a).cmp(input_name(b)));
+        // `discover` sorts the working tree's files as paths (by component,
+        // so `a/x` before `a-b/x`); the same order here keeps duplicates in
+        // the same order on both sides.
+        out.sort_by(|a, b| Path::new(input_name(a)).cmp(Path::new(input_name(b))));
         Ok(out)
     }
 
