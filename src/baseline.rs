@@ -42,12 +42,7 @@ pub fn analyse_against(
     base: &str,
     stdin: impl Read,
 ) -> Result<(Workspace, LintOutcome, Baseline), String> {
-    let repo = GitRepo::discover(
-        analysis
-            .paths
-            .first()
-            .map_or(Path::new("."), |p| p.as_path()),
-    )?;
+    let repo = GitRepo::for_paths(&analysis.paths)?;
     let revision = repo.resolve(base)?;
     let (head_ws, mut head) = analysis.run(stdin)?;
     let renames = repo.renames(&revision, None)?;

@@ -19,26 +19,18 @@ use kubectl_inject::yaml::{Limits, parse_stream};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod common;
+use common::{bad_deployment, git, package_root};
+
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-inject");
 const TEST_TAG: &str = "v0.0.0-test";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn action_dir() -> PathBuf {
-    root().join(".github/actions/gate")
+    package_root().join(".github/actions/gate")
 }
 
 fn have_python() -> bool {
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipped: python3 (the fake release server) is not installed");
-    }
-    found
+    common::have_python("the fake release server")
 }
 
 /// A `bash SCRIPT` command with the runner's and the user's environment
@@ -197,7 +189,7 @@ fn action_metadata_declares_the_inputs_outputs_and_steps() {
 #[test]
 fn install_sh_knows_every_released_target() {
     let install = fs::read_to_string(action_dir().join("install.sh")).unwrap();
-    let release = fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    let release = fs::read_to_string(package_root().join(".github/workflows/release.yml")).unwrap();
     for target in [
         "x86_64-unknown-linux-musl",
         "aarch64-unknown-linux-musl",
@@ -305,8 +297,8 @@ impl Release {
         fs::create_dir_all(&stage).unwrap();
         fs::create_dir_all(&dir).unwrap();
         fs::copy(BIN, stage.join("kubectl-inject")).expect("copy the binary");
-        fs::copy(root().join("LICENSE"), stage.join("LICENSE")).unwrap();
-        fs::copy(root().join("README.md"), stage.join("README.md")).unwrap();
+        fs::copy(package_root().join("LICENSE"), stage.join("LICENSE")).unwrap();
+        fs::copy(package_root().join("README.md"), stage.join("README.md")).unwrap();
         let archive = format!("kubectl-inject-{TEST_TAG}-{}.tar.gz", host_target());
         // gzip -1: the debug binary is large, and the level does not matter here.
         let status = Command::new("bash")
@@ -515,55 +507,6 @@ metadata:
   labels:
     istio-injection: enabled
 ";
-
-/// A Deployment in `shop` whose pod template carries
-/// `sidecar.istio.io/inject: "ture"` (INJ203, error; INJ208, warning).
-fn bad_deployment(name: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations:
-        sidecar.istio.io/inject: \"ture\"
-    spec:
-      containers:
-        - name: {name}
-          image: nginx:1.27
-"
-    )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
-}
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (path, content) in files {

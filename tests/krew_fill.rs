@@ -16,6 +16,9 @@ use kubectl_inject::yaml::{Limits, parse_stream};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod common;
+use common::package_root;
+
 const TAG: &str = "v9.8.7";
 const RELEASES: &str = "https://github.com/kubectl-inject/kubectl-inject/releases/download";
 const PLACEHOLDER: &str = "feedfacecafebeeffeedfacecafebeeffeedfacecafebeeffeedfacecafebeef";
@@ -30,23 +33,12 @@ const SHIPPED: &[(&str, &str, &str, &str)] = &[
     ("windows", "amd64", "x86_64-pc-windows-msvc", "zip"),
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn script() -> PathBuf {
-    root().join(".github/scripts/fill_krew_manifest.py")
+    package_root().join(".github/scripts/fill_krew_manifest.py")
 }
 
 fn have_python() -> bool {
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipped: python3 is not installed");
-    }
-    found
+    common::have_python("the krew manifest filler")
 }
 
 fn archive_name(target: &str, ext: &str) -> String {
@@ -86,7 +78,7 @@ fn run_script(args: &[&std::ffi::OsStr]) -> Output {
     Command::new("python3")
         .arg(script())
         .args(args)
-        .current_dir(root())
+        .current_dir(package_root())
         .output()
         .expect("run python3")
 }
@@ -158,7 +150,7 @@ fn fills_version_uris_and_digests_for_the_tag() {
 
     // Only version, uri and sha256 lines change; comments, files, bin and
     // selectors stay as they are.
-    let template = fs::read_to_string(root().join("krew-manifest.yaml")).expect("template");
+    let template = fs::read_to_string(package_root().join("krew-manifest.yaml")).expect("template");
     assert_eq!(template.lines().count(), written.lines().count());
     for (before, after) in template.lines().zip(written.lines()) {
         let key = before.trim_start();
@@ -179,7 +171,7 @@ fn out_and_manifest_flags_are_honoured() {
     let dist = fake_dist();
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let template = elsewhere.path().join("template.yaml");
-    fs::copy(root().join("krew-manifest.yaml"), &template).expect("copy the template");
+    fs::copy(package_root().join("krew-manifest.yaml"), &template).expect("copy the template");
     let target = elsewhere.path().join("filled.yaml");
     let out = fill(
         dist.path(),
@@ -241,7 +233,7 @@ fn a_leftover_placeholder_or_a_sha256_before_its_uri_fails() {
         return;
     }
     let dist = fake_dist();
-    let template = fs::read_to_string(root().join("krew-manifest.yaml")).expect("template");
+    let template = fs::read_to_string(package_root().join("krew-manifest.yaml")).expect("template");
     let work = tempfile::tempdir().expect("temp dir");
 
     // A placeholder the script does not rewrite (here: in a comment).
@@ -262,8 +254,8 @@ fn a_leftover_placeholder_or_a_sha256_before_its_uri_fails() {
 
 #[test]
 fn the_release_workflow_calls_the_script() {
-    let workflow =
-        fs::read_to_string(root().join(".github/workflows/release.yml")).expect("release.yml");
+    let workflow = fs::read_to_string(package_root().join(".github/workflows/release.yml"))
+        .expect("release.yml");
     assert!(
         workflow.contains("python3 .github/scripts/fill_krew_manifest.py --tag"),
         "release.yml must fill the manifest with the script"

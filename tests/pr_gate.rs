@@ -9,6 +9,9 @@ use git2::{IndexAddOption, Oid, Repository, Signature};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod common;
+use common::{bad_deployment, git};
+
 /// A throwaway repository.
 struct Repo {
     dir: TempDir,
@@ -84,30 +87,6 @@ impl Repo {
             .unwrap_or_else(|e| panic!("{e}: stdout {stdout}\nstderr {stderr}"));
         (code, json)
     }
-}
-
-/// A Deployment whose pod asks Istio for injection with a value Istio
-/// rejects (INJ203) in the deprecated annotation (INJ208).
-fn bad_deployment(name: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: shop
-spec:
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations:
-        sidecar.istio.io/inject: \"ture\"
-    spec:
-      containers:
-        - name: {name}
-          image: registry.example.com/{name}:1.0.0
-"
-    )
 }
 
 /// `(rule, file, line)` of every finding of a JSON report.
@@ -586,22 +565,6 @@ fn blast_radius_ignores_application_changes_and_moves() {
     assert_eq!(radius["changes"][0]["name"], "api");
     assert_eq!(radius["changes"][0]["before"], Value::Null);
     assert_eq!(radius["causes"][0]["cause"], "added");
-}
-
-/// `git` itself, for what git2 cannot do locally (a shallow clone).
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -14,7 +14,6 @@ mod write;
 pub use write::{Format, write};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -84,12 +83,7 @@ pub fn analyse(
     base: &str,
     head: Option<&str>,
 ) -> Result<BlastRadius, String> {
-    let repo = GitRepo::discover(
-        analysis
-            .paths
-            .first()
-            .map_or(Path::new("."), |p| p.as_path()),
-    )?;
+    let repo = GitRepo::for_paths(&analysis.paths)?;
     let base_revision = repo.resolve(base)?;
     let head_revision = head.map(|rev| repo.resolve(rev)).transpose()?;
     // Workloads moved into the paths from elsewhere are not new.

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{GlobalArgs, Outcome, fail};
+use super::{GlobalArgs, Outcome, fail, paths_or_current_dir};
 use crate::blast_radius::{self, Format};
-use crate::config::Config;
 use crate::lint::Analysis;
 use crate::load::DEFAULT_MAX_FILE_SIZE;
 
@@ -35,16 +34,11 @@ pub struct DiffArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: DiffArgs) -> Outcome {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::discover(global.config.as_deref(), &cwd) {
+    let config = match global.load_config() {
         Ok(config) => config,
-        Err(error) => return fail(*error),
+        Err(outcome) => return outcome,
     };
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
-    };
+    let paths = paths_or_current_dir(&args.paths);
     let analysis = Analysis {
         namespace: global.namespace.clone(),
         max_file_size: args.max_file_size,

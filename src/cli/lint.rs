@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{FailOn, GlobalArgs, Outcome, fail};
+use super::{FailOn, GlobalArgs, Outcome, fail, paths_or_current_dir};
 use crate::baseline::analyse_against;
-use crate::config::Config;
 use crate::lint::Analysis;
 use crate::load::DEFAULT_MAX_FILE_SIZE;
 use crate::report::{Format, HumanOptions, Report, markdown_summary};
@@ -94,16 +93,11 @@ fn run(
     extra: &HumanOptions,
     injector: Option<&'static str>,
 ) -> Outcome {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::discover(global.config.as_deref(), &cwd) {
+    let config = match global.load_config() {
         Ok(config) => config,
-        Err(error) => return fail(*error),
+        Err(outcome) => return outcome,
     };
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
-    };
+    let paths = paths_or_current_dir(&args.paths);
     let analysis = Analysis {
         namespace: global.namespace.clone(),
         no_suppressions: args.no_suppressions,

@@ -169,6 +169,24 @@ pub fn run(cli: Cli) -> Outcome {
     }
 }
 
+impl GlobalArgs {
+    /// `--config`, or the first `.kubectl-inject.yaml` from the current
+    /// directory up; a bad one is reported (exit code 2).
+    pub fn load_config(&self) -> Result<crate::config::Config, Outcome> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        crate::config::Config::discover(self.config.as_deref(), &cwd).map_err(|error| fail(*error))
+    }
+}
+
+/// The named paths, or the current directory when none is named.
+pub fn paths_or_current_dir(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.to_vec()
+    }
+}
+
 /// Prints a fatal error (exit code 2) as a miette report on stderr.
 pub fn fail(error: impl Into<miette::Report>) -> Outcome {
     let report: miette::Report = error.into();

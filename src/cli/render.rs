@@ -9,7 +9,6 @@ use std::path::{Component, Path, PathBuf};
 use clap::Args;
 
 use super::{GlobalArgs, Outcome, fail};
-use crate::config::Config;
 use crate::diagnostic::Severity;
 use crate::lint::Analysis;
 use crate::render::{RenderedFile, render};
@@ -38,9 +37,9 @@ struct InputFile {
 
 pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::discover(global.config.as_deref(), &cwd) {
+    let config = match global.load_config() {
         Ok(config) => config,
-        Err(error) => return fail(*error),
+        Err(outcome) => return outcome,
     };
     let discover_options = DiscoverOptions {
         ignore: config.ignore.clone(),

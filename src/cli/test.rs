@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{GlobalArgs, Outcome, fail};
-use crate::config::Config;
 use crate::golden::run_all;
 
 #[derive(Debug, Args)]
@@ -21,10 +20,9 @@ pub struct TestArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: TestArgs) -> Outcome {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::discover(global.config.as_deref(), &cwd) {
+    let config = match global.load_config() {
         Ok(config) => config,
-        Err(error) => return fail(*error),
+        Err(outcome) => return outcome,
     };
     if !args.dir.is_dir() {
         return fail(miette::miette!("{}: no such directory", args.dir.display()));

@@ -66,6 +66,11 @@ impl GitRepo {
         &self.workdir
     }
 
+    /// The repository holding the first of a run's paths.
+    pub fn for_paths(paths: &[PathBuf]) -> Result<GitRepo, String> {
+        GitRepo::discover(paths.first().map_or(Path::new("."), PathBuf::as_path))
+    }
+
     /// Resolves `spec` (a branch, tag, `origin/main`, `HEAD~1`, a SHA) to a commit.
     pub fn resolve(&self, spec: &str) -> Result<Revision, String> {
         let object = self.repo.revparse_single(spec).map_err(|e| {

@@ -90,3 +90,77 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+// ---- scripts, Git and the PR gate ------------------------------------------
+
+/// The package root (where `.github/` is).
+pub fn package_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `python3` runs; says why the caller skips when it does not.
+pub fn have_python(why: &str) -> bool {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: python3 ({why}) is not installed");
+    }
+    found
+}
+
+/// Runs `git` in `dir` with a fixed identity and no user or system
+/// configuration that could change it; returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A Deployment in `shop` whose pod template carries
+/// `sidecar.istio.io/inject: "ture"` at line 12, column 9: INJ203 (error,
+/// Istio rejects the value) and INJ208 (warning, deprecated annotation).
+pub fn bad_deployment(name: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+      annotations:
+        sidecar.istio.io/inject: \"ture\"
+    spec:
+      containers:
+        - name: {name}
+          image: registry.example.com/{name}:1.0.0
+"
+    )
+}
