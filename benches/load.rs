@@ -24,10 +24,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kubectl_inject::baseline::analyse_against;
+use kubectl_inject::blast_radius;
 use kubectl_inject::config::Config;
+use kubectl_inject::lint::Analysis;
 use kubectl_inject::lint::{LintOptions, lint};
 use kubectl_inject::load::{LoadOptions, Workspace, load};
 use kubectl_inject::report::{Format, HumanOptions, Report};
+
+/// The allocator of the binary (src/main.rs), so the numbers are the shipped ones.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let docs = env_usize("BENCH_DOCS", 50_000).max(100);
@@ -114,6 +121,27 @@ fn main() {
     }
     let peak = proc_status_kb("VmHWM");
 
+    // The PR gate: the tree committed, 1 % of its files changed in the
+    // working tree, then the whole of `lint --base HEAD` (both sides
+    // analysed, findings matched) and of `diff --base HEAD`.
+    commit_tree(dir.path());
+    touch_some(&root, 100);
+    let analysis = Analysis::new(paths.clone(), &config);
+    let mut gate_times = Vec::new();
+    let mut radius_times = Vec::new();
+    let mut new_findings = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (_, outcome, baseline) =
+            analyse_against(&analysis, "HEAD", std::io::empty()).expect("--base HEAD");
+        gate_times.push(t.elapsed());
+        new_findings = outcome.diagnostics.len();
+        assert!(baseline.preexisting > 0);
+        let t = Instant::now();
+        blast_radius::analyse(&analysis, "HEAD", None).expect("diff --base HEAD");
+        radius_times.push(t.elapsed());
+    }
+
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!();
     println!(
@@ -137,6 +165,8 @@ fn main() {
         ("load", &load_times),
         ("lint", &lint_times),
         ("e2e", &e2e_times),
+        ("base", &gate_times),
+        ("diff", &radius_times),
     ] {
         let mut sorted = times.clone();
         sorted.sort();
@@ -152,6 +182,9 @@ fn main() {
             mb(tree.bytes) / secs,
         );
     }
+    println!(
+        "(base: `lint --base HEAD` with 1 % of the files changed, both sides; {new_findings} new findings. diff: `diff --base HEAD`)"
+    );
     println!();
     println!(
         "memory: RSS after first load {:.1} MB, peak (VmHWM) {:.1} MB",
@@ -165,6 +198,47 @@ fn main() {
         let kept = dir.keep();
         println!("kept the tree at {}", kept.join("manifests").display());
     }
+}
+
+/// Makes `dir` a Git repository with everything in it committed.
+fn commit_tree(dir: &Path) {
+    let repo = git2::Repository::init(dir).expect("git init");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("git add");
+    index.write().expect("index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let who = git2::Signature::now("bench", "bench@example.com").expect("signature");
+    repo.commit(Some("HEAD"), &who, &who, "base", &tree, &[])
+        .expect("commit");
+}
+
+/// Appends a comment to one file in `every` under `root` (a change that
+/// moves no finding).
+fn touch_some(root: &Path, every: usize) {
+    let mut files: Vec<_> = walk_files(root);
+    files.sort();
+    for path in files.iter().step_by(every) {
+        let mut text = std::fs::read_to_string(path).unwrap_or_default();
+        text.insert_str(0, "# changed in the pull request\n");
+        std::fs::write(path, text).expect("write");
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Runs the real binary once on the tree, when it has been built.

@@ -42,9 +42,21 @@ pub fn analyse_against(
     base: &str,
     stdin: impl Read,
 ) -> Result<(Workspace, LintOutcome, Baseline), String> {
+    if analysis.paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err("--base reads files from Git; stdin (`-`) has no revision".to_owned());
+    }
     let repo = GitRepo::for_paths(&analysis.paths)?;
     let revision = repo.resolve(base)?;
     let (head_ws, mut head) = analysis.run(stdin)?;
+    let mut baseline = Baseline {
+        base: base.to_owned(),
+        commit: revision.commit.to_string(),
+        preexisting: 0,
+    };
+    if head.diagnostics.is_empty() {
+        // Nothing to tell apart: the base cannot make the report shorter.
+        return Ok((head_ws, head, baseline));
+    }
     let renames = repo.renames(&revision, None)?;
     let base_analysis = Analysis {
         paths: paths_at_base(&repo, &analysis.paths, &renames),
@@ -63,13 +75,8 @@ pub fn analyse_against(
         renames.get(&path).cloned().unwrap_or(path)
     });
     let base_prints = fingerprints(&base_ws, &base_outcome.diagnostics, &namespace, repo_path);
-    let preexisting = keep_new(&mut head.diagnostics, head_prints, base_prints);
+    baseline.preexisting = keep_new(&mut head.diagnostics, head_prints, base_prints);
     head.summary.count(&head.diagnostics);
-    let baseline = Baseline {
-        base: base.to_owned(),
-        commit: revision.commit.to_string(),
-        preexisting,
-    };
     Ok((head_ws, head, baseline))
 }
 

@@ -1,5 +1,11 @@
 use std::process::ExitCode;
 
+/// A run allocates millions of small strings and nodes (every YAML key and
+/// value, every JSON pod); mimalloc is markedly faster at that than the
+/// system allocator (see the README's numbers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use kubectl_inject::cli::{Cli, run};
 
