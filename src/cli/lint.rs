@@ -136,6 +136,9 @@ fn run(
         .fail_on
         .threshold()
         .is_some_and(|threshold| outcome.diagnostics.iter().any(|d| d.severity >= threshold));
+    // The process ends here: freeing millions of nodes one by one would
+    // only delay the exit (a quarter of a second on 50,000 documents).
+    std::mem::forget((workspace, outcome));
     if failing {
         Outcome::Findings
     } else {
