@@ -63,8 +63,6 @@ pub fn run(global: &GlobalArgs, args: DiffArgs) -> Outcome {
             }
         }
     };
-    // As in `lint`: the process ends, nothing to free one by one.
-    std::mem::forget(radius);
     match written {
         Ok(()) => Outcome::Clean,
         Err(message) => fail(miette::miette!("{message}")),
