@@ -194,10 +194,10 @@ pub fn keep_new(
 }
 
 /// Objects per file, to find the one a finding's position falls in.
-struct ObjectIndex(HashMap<FileId, Vec<usize>>);
+pub(crate) struct ObjectIndex(HashMap<FileId, Vec<usize>>);
 
 impl ObjectIndex {
-    fn new(objects: &[Object]) -> Self {
+    pub(crate) fn new(objects: &[Object]) -> Self {
         let mut by_file: HashMap<FileId, Vec<usize>> = HashMap::new();
         for (i, object) in objects.iter().enumerate() {
             by_file.entry(object.file).or_default().push(i);
@@ -206,7 +206,7 @@ impl ObjectIndex {
     }
 
     /// The smallest object around `offset` (a `List` item rather than its list).
-    fn containing<'o>(
+    pub(crate) fn containing<'o>(
         &self,
         objects: &'o [Object],
         file: FileId,
@@ -234,7 +234,7 @@ fn key_segment(key: &str) -> String {
 }
 
 /// The field path of the deepest node at `offset`, list items by name.
-fn path_at(root: &Node, offset: usize) -> String {
+pub(crate) fn path_at(root: &Node, offset: usize) -> String {
     let mut path = String::new();
     let mut node = root;
     loop {

@@ -154,11 +154,21 @@ impl Diagnostic {
         self
     }
 
-    /// Order of reports: by file, then position, then rule.
-    pub fn sort_key(&self) -> (Option<FileId>, usize, &'static str, &str) {
+    /// Order of reports: by file, then position, then rule; findings with
+    /// no file (live objects) by object first.
+    pub fn sort_key(
+        &self,
+    ) -> (
+        Option<FileId>,
+        usize,
+        Option<&ObjectRef>,
+        &'static str,
+        &str,
+    ) {
         (
             self.at.as_ref().map(|a| a.file),
             self.at.as_ref().map_or(0, |a| a.span.start),
+            self.object.as_ref().filter(|_| self.at.is_none()),
             self.rule.id,
             &self.message,
         )

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
+use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
@@ -154,6 +155,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         diagnostics.extend(about_suppressions);
     }
 
+    detach_live_positions(ws, &mut diagnostics, ns);
     diagnostics.retain_mut(|d| match config.severity(d.rule) {
         Some(severity) => {
             d.severity = severity;
@@ -176,5 +178,31 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         diagnostics,
         summary,
         simulation,
+    }
+}
+
+/// Live objects have no file (SPEC): a finding about one names the object
+/// (`kind/namespace/name`) and keeps the field path of the node at fault,
+/// instead of a line in the API server's JSON.
+fn detach_live_positions(ws: &Workspace, diagnostics: &mut [Diagnostic], default_namespace: &str) {
+    let is_live = |file| ws.sources.get(file).live;
+    if !ws.sources.iter().any(|(_, f)| f.live) {
+        return;
+    }
+    let index = ObjectIndex::new(&ws.objects);
+    for d in diagnostics {
+        d.labels.retain(|label| !is_live(label.at.file));
+        let Some(at) = d.at.as_ref().filter(|at| is_live(at.file)) else {
+            continue;
+        };
+        if let Some(object) = index.containing(&ws.objects, at.file, at.span.start) {
+            if d.path.is_none() {
+                d.path = Some(path_at(&object.root, at.span.start));
+            }
+            if d.object.is_none() {
+                d.object = Some(object.object_ref(default_namespace));
+            }
+        }
+        d.at = None;
     }
 }

@@ -102,6 +102,8 @@ pub enum Input {
         name: String,
         bytes: Result<Vec<u8>, ReadError>,
     },
+    /// An object from a live cluster: its JSON, named `kind/namespace/name`.
+    Live { name: String, json: String },
 }
 
 /// Reads and parses `inputs` in parallel; `errors` are inputs that could not
@@ -160,6 +162,11 @@ pub fn display_name(path: &Path) -> String {
 
 fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
     let (name, bytes) = match input {
+        Input::Live { name, json } => {
+            let mut load = parse_file(id, name, json, &options.limits);
+            load.source.live = true;
+            return load;
+        }
         Input::Read { name, bytes } => (name, bytes),
         Input::Path(path) => (
             display_name(&path),

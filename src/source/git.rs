@@ -345,7 +345,7 @@ fn parent_dir(path: &str) -> Option<&str> {
 
 fn input_name(input: &Input) -> &str {
     match input {
-        Input::Read { name, .. } => name,
+        Input::Read { name, .. } | Input::Live { name, .. } => name,
         Input::Path(path) => path.to_str().unwrap_or_default(),
     }
 }

@@ -33,6 +33,9 @@ pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
     line_starts: Vec<usize>,
+    /// An object read from a live cluster (`simulate --live`): its text is
+    /// the API server's JSON, not a file; findings name the object instead.
+    pub live: bool,
 }
 
 impl SourceFile {
@@ -45,6 +48,15 @@ impl SourceFile {
             name: name.into(),
             text,
             line_starts,
+            live: false,
+        }
+    }
+
+    /// An object read from a live cluster, named `kind/namespace/name`.
+    pub fn live(name: impl Into<String>, json: impl Into<Arc<str>>) -> Self {
+        SourceFile {
+            live: true,
+            ..SourceFile::new(name, json)
         }
     }
 
