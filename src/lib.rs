@@ -22,6 +22,7 @@ pub mod golden;
 pub mod hash;
 pub mod injectors;
 pub mod lint;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod render;

@@ -11,7 +11,7 @@ use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, LoadOptions, Workspace, load, load_inputs};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace, load_inputs, load_with};
 use crate::report::Summary;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
 use crate::source::git::{GitRepo, Revision};
@@ -83,6 +83,16 @@ impl<'a> Analysis<'a> {
     /// them, as every command does. Fails only when a path cannot be read
     /// at all.
     pub fn run(&self, stdin: impl Read) -> Result<(Workspace, LintOutcome), String> {
+        self.run_with(Vec::new(), stdin)
+    }
+
+    /// [`Analysis::run`] with objects from elsewhere besides the paths (a
+    /// live cluster's, as `Input::Live`).
+    pub fn run_with(
+        &self,
+        extra: Vec<Input>,
+        stdin: impl Read,
+    ) -> Result<(Workspace, LintOutcome), String> {
         let config = self.config;
         let mut paths = self.paths.clone();
         paths.extend(config.policies.iter().map(|p| config.root.join(p)));
@@ -96,7 +106,7 @@ impl<'a> Analysis<'a> {
             ..LoadOptions::default()
         };
         let ws = match &self.revision {
-            None => load(&paths, &options, stdin)?,
+            None => load_with(&paths, extra, &options, stdin)?,
             Some((repo, revision)) => {
                 let inputs = repo.read(revision, &paths, &options.discover, self.max_file_size)?;
                 load_inputs(inputs, Vec::new(), &options)

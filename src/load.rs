@@ -73,6 +73,16 @@ pub fn load(
     options: &LoadOptions,
     stdin: impl Read,
 ) -> Result<Workspace, String> {
+    load_with(paths, Vec::new(), options, stdin)
+}
+
+/// [`load`], plus inputs from elsewhere (objects read from a cluster).
+pub fn load_with(
+    paths: &[PathBuf],
+    extra: Vec<Input>,
+    options: &LoadOptions,
+    stdin: impl Read,
+) -> Result<Workspace, String> {
     let mut stdin = stdin.take(options.max_file_size + 1);
     let found = discover(paths, &options.discover)?;
     let mut inputs = Vec::with_capacity(found.files.len());
@@ -91,11 +101,13 @@ pub fn load(
             inputs.push(Input::Path(path));
         }
     }
+    inputs.extend(extra);
     Ok(load_inputs(inputs, found.errors, options))
 }
 
 /// One input: a file on disk, or bytes read elsewhere (stdin, a Git blob)
 /// under the name reports give them.
+#[derive(Debug)]
 pub enum Input {
     Path(PathBuf),
     Read {
@@ -103,7 +115,10 @@ pub enum Input {
         bytes: Result<Vec<u8>, ReadError>,
     },
     /// An object from a live cluster: its JSON, named `kind/namespace/name`.
-    Live { name: String, json: String },
+    Live {
+        name: String,
+        json: String,
+    },
 }
 
 /// Reads and parses `inputs` in parallel; `errors` are inputs that could not

@@ -8,8 +8,9 @@ use clap::Args;
 
 use super::{FailOn, GlobalArgs, Outcome, fail, paths_or_current_dir};
 use crate::baseline::analyse_against;
-use crate::lint::Analysis;
-use crate::load::DEFAULT_MAX_FILE_SIZE;
+use crate::lint::{Analysis, LintOutcome};
+use crate::live::{ConnectOptions, covered_by_owner, parse_timeout, read_cluster};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, Workspace};
 use crate::report::{Format, HumanOptions, Report, markdown_summary};
 
 #[derive(Debug, Args)]
@@ -32,6 +33,11 @@ pub struct SimulateArgs {
     /// `linkerd inject --manual`): no webhook gate, the injector's own checks
     #[arg(long, value_name = "NAME", value_parser = known_injector)]
     pub injector: Option<&'static str>,
+    /// Simulate what runs in the cluster (`-n NS`, the context's namespace, or
+    /// `-A`): its pods, their owners and webhooks, with the policies from
+    /// PATHS (else the cluster's), and report drift (INJ401–INJ403)
+    #[arg(long, conflicts_with = "base")]
+    pub live: bool,
 }
 
 /// Parses `--injector`: one of the known injectors.
@@ -72,7 +78,14 @@ pub struct RunArgs {
 }
 
 pub fn lint_command(global: &GlobalArgs, args: LintArgs) -> Outcome {
-    run(global, &args.run, "lint", &HumanOptions::default(), None)
+    run(
+        global,
+        &args.run,
+        "lint",
+        &HumanOptions::default(),
+        None,
+        false,
+    )
 }
 
 pub fn simulate_command(global: &GlobalArgs, args: SimulateArgs) -> Outcome {
@@ -81,23 +94,45 @@ pub fn simulate_command(global: &GlobalArgs, args: SimulateArgs) -> Outcome {
         diff: args.diff,
         ..HumanOptions::default()
     };
-    run(global, &args.run, "simulate", &extra, args.injector)
+    run(
+        global,
+        &args.run,
+        "simulate",
+        &extra,
+        args.injector,
+        args.live,
+    )
 }
 
 /// `extra` carries the command's own human-report switches; `injector` is
-/// `simulate --injector`.
+/// `simulate --injector`; `live` is `simulate --live`.
 fn run(
     global: &GlobalArgs,
     args: &RunArgs,
     command: &str,
     extra: &HumanOptions,
     injector: Option<&'static str>,
+    live: bool,
 ) -> Outcome {
     let config = match global.load_config() {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let paths = paths_or_current_dir(&args.paths);
+    // Live runs read PATHS only for the policies and templates to try.
+    let paths = if live {
+        args.paths.clone()
+    } else {
+        paths_or_current_dir(&args.paths)
+    };
+    let live_inputs = if live {
+        let with_policies = paths.is_empty() && config.policies.is_empty();
+        match read_live(global, with_policies) {
+            Ok(inputs) => inputs,
+            Err(outcome) => return outcome,
+        }
+    } else {
+        Vec::new()
+    };
     let analysis = Analysis {
         namespace: global.namespace.clone(),
         no_suppressions: args.no_suppressions,
@@ -108,6 +143,12 @@ fn run(
     };
     let stdin = std::io::stdin().lock();
     let result = match &args.base {
+        None if live => analysis
+            .run_with(live_inputs, stdin)
+            .map(|(ws, mut outcome)| {
+                keep_one_finding_per_controller(&ws, &mut outcome);
+                (ws, outcome, None)
+            }),
         None => analysis.run(stdin).map(|(ws, outcome)| (ws, outcome, None)),
         Some(base) => analyse_against(&analysis, base, stdin)
             .map(|(ws, outcome, baseline)| (ws, outcome, Some(baseline))),
@@ -144,6 +185,62 @@ fn run(
     } else {
         Outcome::Clean
     }
+}
+
+/// Reads the cluster for `simulate --live`; warnings (lists RBAC refused,
+/// with what they cost) go to stderr, failures end the run (exit code 2).
+fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Outcome> {
+    let request_timeout = match global.request_timeout.as_deref().map(parse_timeout) {
+        Some(Err(message)) => return Err(fail(miette::miette!("{message}"))),
+        Some(Ok(timeout)) => timeout,
+        None => None,
+    };
+    let options = ConnectOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        cluster: global.cluster.clone(),
+        user: global.user.clone(),
+        request_timeout,
+    };
+    let (fetched, described) = read_cluster(
+        &options,
+        global.namespace.as_deref(),
+        global.all_namespaces,
+        with_policies,
+    )
+    .map_err(|error| {
+        let outcome = fail(miette::miette!("{error}"));
+        if let Some(remedy) = error.remedy() {
+            eprintln!("{remedy}");
+        }
+        outcome
+    })?;
+    let counts: Vec<String> = fetched
+        .counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect();
+    eprintln!("kubectl-inject: read {described}: {}", counts.join(", "));
+    for warning in &fetched.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(fetched.inputs)
+}
+
+/// Pods of a controller that was read (and ReplicaSets of a Deployment)
+/// keep only their drift findings; the rest is the controller's to report,
+/// once instead of once per replica.
+fn keep_one_finding_per_controller(ws: &Workspace, outcome: &mut LintOutcome) {
+    let covered = covered_by_owner(ws);
+    if covered.is_empty() {
+        return;
+    }
+    outcome.diagnostics.retain(|d| {
+        ["INJ401", "INJ402", "INJ403"].contains(&d.rule.id)
+            || d.object.as_ref().is_none_or(|o| !covered.contains(o))
+    });
+    outcome.summary.count(&outcome.diagnostics);
 }
 
 pub enum EmitError {
