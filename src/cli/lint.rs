@@ -202,6 +202,7 @@ fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Out
         user: global.user.clone(),
         request_timeout,
     };
+    let started = std::time::Instant::now();
     let (fetched, described) = read_cluster(
         &options,
         global.namespace.as_deref(),
@@ -221,7 +222,11 @@ fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Out
         .filter(|(_, n)| *n > 0)
         .map(|(kind, n)| format!("{n} {kind}"))
         .collect();
-    eprintln!("kubectl-inject: read {described}: {}", counts.join(", "));
+    eprintln!(
+        "kubectl-inject: read {described} in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        counts.join(", ")
+    );
     for warning in &fetched.warnings {
         eprintln!("warning: {warning}");
     }
