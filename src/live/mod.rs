@@ -270,3 +270,83 @@ pub fn covered_by_owner(ws: &Workspace) -> HashSet<ObjectRef> {
     }
     covered
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Input, LoadOptions, load_inputs};
+
+    fn live(name: &str, json: &str) -> Input {
+        Input::Live {
+            name: name.to_owned(),
+            json: json.to_owned(),
+        }
+    }
+
+    #[test]
+    fn replicas_of_a_controller_that_was_read_are_covered() {
+        let ws = load_inputs(
+            vec![
+                live(
+                    "Deployment/shop/web",
+                    r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"}}"#,
+                ),
+                live(
+                    "ReplicaSet/shop/web-1",
+                    r#"{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web-1","namespace":"shop","ownerReferences":[{"kind":"Deployment","name":"web","controller":true}]}}"#,
+                ),
+                live(
+                    "Pod/shop/web-1-a",
+                    r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1-a","namespace":"shop","ownerReferences":[{"kind":"ReplicaSet","name":"web-1","controller":true}]}}"#,
+                ),
+                // Its ReplicaSet was not read (RBAC): the pod speaks for itself.
+                live(
+                    "Pod/shop/api-1-a",
+                    r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"api-1-a","namespace":"shop","ownerReferences":[{"kind":"ReplicaSet","name":"api-1","controller":true}]}}"#,
+                ),
+                // Not a controller reference.
+                live(
+                    "Pod/shop/solo",
+                    r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"solo","namespace":"shop","ownerReferences":[{"kind":"Deployment","name":"web"}]}}"#,
+                ),
+            ],
+            Vec::new(),
+            &LoadOptions::default(),
+        );
+        assert!(ws.sources.iter().all(|(_, f)| f.live));
+        let mut covered: Vec<String> = covered_by_owner(&ws)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        covered.sort();
+        assert_eq!(covered, ["Pod/shop/web-1-a", "ReplicaSet/shop/web-1"]);
+    }
+
+    #[test]
+    fn errors_say_what_was_refused() {
+        let access = Access::new(
+            "list",
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+            None,
+        );
+        assert_eq!(
+            access.to_string(),
+            "list mutatingwebhookconfigurations.admissionregistration.k8s.io at the cluster scope"
+        );
+        let forbidden = LiveError::Forbidden {
+            access: Access::new("list", "", "pods", Some("shop".into())),
+            message: "pods is forbidden".into(),
+        };
+        assert!(
+            forbidden
+                .to_string()
+                .starts_with("forbidden: cannot list pods in namespace shop")
+        );
+        assert!(forbidden.remedy().unwrap().contains("kind: ClusterRole"));
+        assert_eq!(
+            forbidden.warning("owners are not shown"),
+            "forbidden to list pods in namespace shop: owners are not shown"
+        );
+    }
+}
