@@ -165,7 +165,9 @@ fn run(
     )
     .with_baseline(baseline.as_ref());
     if command == "simulate" {
-        report = report.with_workloads(&outcome.simulation.workloads);
+        report = report
+            .with_workloads(&outcome.simulation.workloads)
+            .with_live(outcome.simulation.live.as_ref());
     }
     match emit(&report, args, extra) {
         Ok(()) => {}

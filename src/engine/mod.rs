@@ -2,7 +2,10 @@
 //! decide and what the injected pod looks like; plus the static checks of
 //! policies and templates. `lint` and `simulate` share it.
 
+mod drift;
 mod known;
+
+pub use drift::{KnownVersions, LiveOutcomes, LiveSummary};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -88,6 +91,9 @@ impl WorkloadResult {
 pub struct Simulation {
     pub workloads: Vec<WorkloadResult>,
     pub diagnostics: Vec<Diagnostic>,
+    /// How the running pods compare with what would be injected now
+    /// (`simulate --live`); `None` when the run has no live pod.
+    pub live: Option<LiveSummary>,
 }
 
 impl Simulation {
@@ -124,6 +130,8 @@ pub struct Cluster {
     pub gate: Gate,
     /// Indices of the LimitRanges and ResourceQuotas among the inputs.
     pub limit_objects: Vec<usize>,
+    /// Which known injectors' versions the run knows (for INJ402).
+    pub known_versions: KnownVersions,
 }
 
 impl Cluster {
@@ -131,6 +139,7 @@ impl Cluster {
         let webhooks = Webhooks::from_objects(objects);
         let known = KnownSettings::resolve(config, objects);
         Cluster {
+            known_versions: KnownVersions::from_config(config, known.istio.source.is_some()),
             namespaces: Namespaces::from_objects(objects),
             gate: Gate::build(&webhooks, &known),
             limit_objects: objects
@@ -171,7 +180,13 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
         .enumerate()
         .filter_map(|(i, object)| {
             let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
-            Some(simulate_one(&ctx, cluster, settings, i, &workload))
+            // A pod read from a cluster runs as injected: simulate it as
+            // its controller would create it again.
+            let live_pod = object.kind == "Pod" && ws.sources.get(object.file).live;
+            let pristine = live_pod.then(|| drift::pristine(&workload.pod.to_json()));
+            Some(simulate_one(
+                &ctx, cluster, settings, i, &workload, pristine,
+            ))
         })
         .collect();
     let mut workloads = Vec::with_capacity(per_workload.len());
@@ -179,9 +194,17 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
         workloads.push(result);
         diagnostics.extend(found);
     }
+    let live = if settings.manual_injector.is_none() {
+        let (found, live) = drift::check(ws, &workloads, cluster, default_namespace);
+        diagnostics.extend(found);
+        live
+    } else {
+        None
+    };
     Simulation {
         workloads,
         diagnostics,
+        live,
     }
 }
 
@@ -191,6 +214,9 @@ fn simulate_one(
     settings: &Settings,
     index: usize,
     workload: &Workload<'_>,
+    // The pod before any injection, when it differs from the workload's
+    // pod as read (a live pod: see `drift::pristine`).
+    pristine: Option<Value>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
     let object = workload.object;
     if settings.manual_injector.is_some() {
@@ -208,8 +234,9 @@ fn simulate_one(
     let mut added = None;
     let policy_name = decision.policy.map(|i| ctx.policies[i].display_name());
     let template = decision.template.and_then(|i| ctx.catalog.resolved(i));
+    let as_created = || pristine.clone().unwrap_or_else(|| workload.pod.to_json());
     if let (Outcome::Inject, Some(template)) = (decision.outcome, template) {
-        let before = workload.pod.to_json();
+        let before = as_created();
         let injection = mutate::inject(
             &before,
             template,
@@ -280,12 +307,13 @@ fn simulate_one(
         injectors.clear();
     }
     let mut diagnostics = decision.diagnostics;
-    let known = known::run(ctx.objects, cluster, settings, workload, pod_after.as_ref());
+    let start = pod_after.as_ref().or(pristine.as_ref());
+    let known = known::run(ctx.objects, cluster, settings, workload, start);
     let displaced = known.displaced;
     injectors.extend(known.results);
     diagnostics.extend(known.diagnostics);
     if let Some(after) = known.pod_after {
-        pod_before.get_or_insert_with(|| workload.pod.to_json());
+        pod_before.get_or_insert_with(as_created);
         pod_after = Some(after);
     }
     let result = WorkloadResult::new(index, workload, injectors, pod_before, pod_after);

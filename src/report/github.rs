@@ -53,8 +53,10 @@ fn command(report: &Report<'_>, d: &Diagnostic) -> String {
     let mut message = String::new();
     if d.at.is_none()
         && let Some(object) = &d.object
+        && !d.message.starts_with(&object.to_string())
     {
-        // Live objects have no file: name the object in the text instead.
+        // Live objects have no file: name the object in the text instead
+        // (unless the message starts by naming it).
         let _ = write!(message, "{object}: ");
     }
     message.push_str(&d.message);
@@ -140,6 +142,9 @@ pub fn markdown_summary(report: &Report<'_>) -> String {
                 "are"
             }
         );
+    }
+    if let Some(live) = report.live {
+        let _ = writeln!(md, "**Live:** {}.\n", super::live_line(live));
     }
     if let Some(workloads) = report.workloads {
         write_workloads(&mut md, workloads);

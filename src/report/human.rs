@@ -128,16 +128,19 @@ fn write_workloads(
     if options.explain {
         for w in workloads {
             let file = report.sources.get(w.file);
-            let at = file.line_col(w.offset);
+            // A live object has no file to point at (its name says it all).
+            let location = if file.live {
+                String::new()
+            } else {
+                format!(" ({}:{})", file.name, file.line_col(w.offset).line)
+            };
             for i in &w.injectors {
                 writeln!(
                     out,
-                    "{}/{}/{} ({}:{}) {}: {}",
+                    "{}/{}/{}{location} {}: {}",
                     w.kind,
                     w.namespace,
                     w.name,
-                    file.name,
-                    at.line,
                     i.injector,
                     decision_text(i)
                 )?;
@@ -213,6 +216,9 @@ fn write_summary(
             baseline.base,
             plural(baseline.preexisting, "finding")
         ));
+    }
+    if let Some(live) = report.live {
+        writeln!(out, "live: {}", super::live_line(live))?;
     }
     let (on, off) = match (options.color, s.errors > 0, s.warnings > 0) {
         (false, ..) => ("", ""),
@@ -300,7 +306,12 @@ impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.diagnostic.message)?;
         if let (Some(object), None) = (&self.diagnostic.object, &self.diagnostic.at) {
-            write!(f, " ({object})")?;
+            // A live finding has no snippet: name the object, unless the
+            // message starts by naming it already.
+            let object = object.to_string();
+            if !self.diagnostic.message.starts_with(&object) {
+                write!(f, " ({object})")?;
+            }
         }
         Ok(())
     }

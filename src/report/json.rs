@@ -7,12 +7,15 @@ use serde::Serialize;
 use super::{Report, Summary};
 use crate::baseline::Baseline;
 use crate::diagnostic::{ObjectRef, Severity};
-use crate::engine::InjectorResult;
+use crate::engine::{InjectorResult, LiveSummary};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
     summary: &'a Summary,
+    /// `simulate --live`: how the running pods compare with the policies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'a LiveSummary>,
     diagnostics: Vec<JsonDiagnostic<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     workloads: Option<Vec<JsonWorkload<'a>>>,
@@ -26,8 +29,9 @@ struct JsonWorkload<'a> {
     kind: &'a str,
     namespace: &'a str,
     name: &'a str,
-    file: &'a str,
-    line: usize,
+    /// `null` for an object read from a live cluster (it has no file).
+    file: Option<&'a str>,
+    line: Option<usize>,
     injectors: &'a [InjectorResult],
 }
 
@@ -54,12 +58,13 @@ fn workload_rows<'a>(report: &'a Report<'_>) -> Option<Vec<JsonWorkload<'a>>> {
             .iter()
             .map(|w| {
                 let file = report.sources.get(w.file);
+                let in_file = !file.live;
                 JsonWorkload {
                     kind: &w.kind,
                     namespace: &w.namespace,
                     name: &w.name,
-                    file: &file.name,
-                    line: file.line_col(w.offset).line,
+                    file: in_file.then_some(file.name.as_str()),
+                    line: in_file.then(|| file.line_col(w.offset).line),
                     injectors: &w.injectors,
                 }
             })
@@ -96,6 +101,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let json = JsonReport {
         version: 1,
         summary: report.summary,
+        live: report.live,
         diagnostics,
         workloads,
         baseline: report.baseline,

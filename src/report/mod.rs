@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::baseline::Baseline;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::WorkloadResult;
+use crate::engine::{LiveSummary, WorkloadResult};
 use crate::source::{LineCol, SourceMap};
 
 /// `--format`.
@@ -72,6 +72,8 @@ pub struct Report<'a> {
     pub workloads: Option<&'a [WorkloadResult]>,
     /// `--base`: the findings are those the working tree adds to this revision.
     pub baseline: Option<&'a Baseline>,
+    /// `simulate --live`: how the running pods compare with the policies.
+    pub live: Option<&'a LiveSummary>,
 }
 
 /// A diagnostic's primary position, resolved once for the text formats.
@@ -95,6 +97,7 @@ impl<'a> Report<'a> {
             command,
             workloads: None,
             baseline: None,
+            live: None,
         }
     }
 
@@ -107,6 +110,30 @@ impl<'a> Report<'a> {
         self.workloads = Some(workloads);
         self
     }
+
+    /// The live summary (`Simulation::live`; `None` leaves it out).
+    pub fn with_live(mut self, live: Option<&'a LiveSummary>) -> Self {
+        self.live = live;
+        self
+    }
+}
+
+/// The live summary as one line: `12 pods; 9 of 10 that should carry a
+/// sidecar do (90.0 %); 1 missing (INJ401), 0 outdated (INJ402), 2
+/// unexpected (INJ403)`.
+pub(crate) fn live_line(live: &LiveSummary) -> String {
+    let o = &live.outcomes;
+    format!(
+        "{} pod{}; {} of {} that should carry a sidecar do ({:.1} %); {} missing (INJ401), {} outdated (INJ402), {} unexpected (INJ403)",
+        live.pods,
+        if live.pods == 1 { "" } else { "s" },
+        live.with_expected_sidecar,
+        live.should_have_sidecar,
+        live.success_rate * 100.0,
+        o.missing,
+        o.outdated,
+        o.unexpected
+    )
 }
 
 impl Report<'_> {

@@ -62,14 +62,22 @@ fn build(report: &Report<'_>) -> Sarif {
         .results(results)
         .column_kind(json!("unicodeCodePoints"))
         .build();
-    // `simulate` carries its workloads as in the JSON report.
+    // `simulate` carries its workloads (and `--live` its live summary) as
+    // in the JSON report.
+    let mut properties = BTreeMap::new();
     if let Some(workloads) = super::json::workloads_json(report) {
+        properties.insert("workloads".to_owned(), workloads);
+    }
+    if let Some(live) = report.live {
+        properties.insert(
+            "live".to_owned(),
+            serde_json::to_value(live).expect("plain data"),
+        );
+    }
+    if !properties.is_empty() {
         run.properties = Some(
             PropertyBag::builder()
-                .additional_properties(std::collections::BTreeMap::from([(
-                    "workloads".to_owned(),
-                    workloads,
-                )]))
+                .additional_properties(properties)
                 .build(),
         );
     }

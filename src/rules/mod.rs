@@ -25,8 +25,10 @@ pub mod injection_requested_where_skipped;
 pub mod invalid_label_or_annotation;
 pub mod invalid_yaml;
 pub mod misplaced_pod_key;
+pub mod missing_sidecar;
 pub mod namespaced_policy_reach;
 pub mod native_sidecar_on_old_kubernetes;
+pub mod outdated_injection;
 pub mod parameter_value_rejected;
 pub mod pod_annotations_too_large;
 pub mod pod_override_not_allowed;
@@ -39,6 +41,7 @@ pub mod sidecar_already_present;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
 pub mod uncovered_namespace;
+pub mod unexpected_sidecar;
 pub mod unknown_injector_key;
 pub mod unknown_interpolation;
 pub mod unknown_kind;
@@ -114,13 +117,17 @@ pub static RULES: &[&Rule] = &[
     &init_container_after_proxy_init::RULE,
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
+    &missing_sidecar::RULE,
+    &outdated_injection::RULE,
+    &unexpected_sidecar::RULE,
     &webhook_misconfigured::RULE,
     &double_injection::RULE,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
-pub const RESERVED: &[&str] = &["INJ401", "INJ402", "INJ403"];
+/// (INJ401–INJ403, the live drift rules, were the last ones reserved.)
+pub const RESERVED: &[&str] = &[];
 
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {
