@@ -5,7 +5,7 @@
 //! exec credential plugins are kube-client's (the same code kube-rs
 //! controllers use).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -32,6 +32,8 @@ pub struct Connection {
     pub context: String,
     /// The context's namespace (or `default`).
     pub namespace: String,
+    /// The user's exec credential plugin, if it has one (named when it fails).
+    pub exec_command: Option<String>,
 }
 
 /// Parses kubectl's `--request-timeout` (`30s`, `1m`, `2h`, `500ms`, a bare
@@ -62,20 +64,18 @@ pub fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
 /// Loads the kubeconfig and builds a client.
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> {
     let kubeconfig = match &options.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
-            LiveError::Config(format!("reading the kubeconfig {}: {e}", path.display()))
-        })?,
-        None => Kubeconfig::read().map_err(|e| {
-            LiveError::Config(format!(
-                "reading the kubeconfig (KUBECONFIG, else ~/.kube/config): {e}"
-            ))
-        })?,
+        Some(path) => read_file(path)?,
+        None => read_default()?,
     };
     let context = options
         .context
         .clone()
         .or_else(|| kubeconfig.current_context.clone())
         .unwrap_or_default();
+    check_names(&kubeconfig, options)?;
+    let exec_command = user_of(&kubeconfig, options, &context)
+        .and_then(|user| kubeconfig.auth_infos.iter().find(|a| a.name == user))
+        .and_then(|a| a.auth_info.as_ref()?.exec.as_ref()?.command.clone());
     let kube_options = KubeConfigOptions {
         context: options.context.clone(),
         cluster: options.cluster.clone(),
@@ -91,17 +91,128 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> 
     }
     let server = config.cluster_url.to_string();
     let namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|e| {
-        LiveError::Config(format!(
+    let client = kube::Client::try_from(config).map_err(|e| match e {
+        // Credential plugins run here, before the first request.
+        kube::Error::Auth(auth) => LiveError::Unauthorized {
+            context: context.clone(),
+            detail: super::auth_detail(exec_command.as_deref(), &auth),
+        },
+        other => LiveError::Config(format!(
             "connecting to {server} (context `{context}`): {}",
-            super::error_chain(&e)
-        ))
+            super::error_chain(&other)
+        )),
     })?;
     Ok(Connection {
         client,
         server,
         context,
         namespace,
+        exec_command,
+    })
+}
+
+fn read_file(path: &Path) -> Result<Kubeconfig, LiveError> {
+    Kubeconfig::read_from(path)
+        .map_err(|e| LiveError::Config(format!("reading the kubeconfig {}: {e}", path.display())))
+}
+
+/// `KUBECONFIG` (a list of files merged in order, the first one winning, and
+/// files that do not exist skipped, as kubectl does), else `~/.kube/config`.
+fn read_default() -> Result<Kubeconfig, LiveError> {
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|value| {
+            std::env::split_paths(&value)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        let home = std::env::var_os("HOME")
+            .or_else(|| std::env::var_os("USERPROFILE"))
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                LiveError::Config("no KUBECONFIG and no home directory for ~/.kube/config".into())
+            })?;
+        return read_file(&home.join(".kube").join("config"));
+    }
+    let existing: Vec<&PathBuf> = listed.iter().filter(|p| p.exists()).collect();
+    if existing.is_empty() {
+        return Err(LiveError::Config(format!(
+            "none of the files in KUBECONFIG exists: {}",
+            listed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    existing
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |merged, path| {
+            let next = read_file(path)?;
+            merged.merge(next).map_err(|e| {
+                LiveError::Config(format!("merging the kubeconfig {}: {e}", path.display()))
+            })
+        })
+}
+
+/// `--context`, `--cluster` and `--user` must name entries of the
+/// kubeconfig (kube-client would connect anonymously without a user).
+fn check_names(kubeconfig: &Kubeconfig, options: &ConnectOptions) -> Result<(), LiveError> {
+    let missing = |what: &str, name: &str, known: Vec<&str>| {
+        LiveError::Config(format!(
+            "{what} `{name}` is not in the kubeconfig (it has: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    };
+    if let Some(context) = &options.context {
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        if !known.contains(&context.as_str()) {
+            return Err(missing("context", context, known));
+        }
+    }
+    if let Some(cluster) = &options.cluster {
+        let known: Vec<&str> = kubeconfig
+            .clusters
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        if !known.contains(&cluster.as_str()) {
+            return Err(missing("cluster", cluster, known));
+        }
+    }
+    if let Some(user) = &options.user {
+        let known: Vec<&str> = kubeconfig
+            .auth_infos
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        if !known.contains(&user.as_str()) {
+            return Err(missing("user", user, known));
+        }
+    }
+    Ok(())
+}
+
+/// The user a connection authenticates as: `--user`, else the context's.
+fn user_of(kubeconfig: &Kubeconfig, options: &ConnectOptions, context: &str) -> Option<String> {
+    options.user.clone().or_else(|| {
+        kubeconfig
+            .contexts
+            .iter()
+            .find(|c| c.name == context)?
+            .context
+            .as_ref()?
+            .user
+            .clone()
     })
 }
 

@@ -177,8 +177,17 @@ fn classify(conn: &Connection, error: kube::Error, access: Access) -> LiveError 
         )),
         kube::Error::Auth(e) => LiveError::Unauthorized {
             context: conn.context.clone(),
-            detail: error_chain(&e),
+            detail: auth_detail(conn.exec_command.as_deref(), &e),
         },
+        kube::Error::Service(e) if e.downcast_ref::<kube::client::AuthError>().is_some() => {
+            let auth = e
+                .downcast_ref::<kube::client::AuthError>()
+                .expect("checked");
+            LiveError::Unauthorized {
+                context: conn.context.clone(),
+                detail: auth_detail(conn.exec_command.as_deref(), auth),
+            }
+        }
         other => {
             let mut detail = error_chain(&other);
             if detail.to_ascii_lowercase().contains("timed out")
@@ -192,6 +201,32 @@ fn classify(conn: &Connection, error: kube::Error, access: Access) -> LiveError 
                 detail,
             }
         }
+    }
+}
+
+/// An authentication failure in words: a credential plugin that could not
+/// start or failed is named, with its exit code and what it printed.
+pub(crate) fn auth_detail(exec_command: Option<&str>, error: &kube::client::AuthError) -> String {
+    use kube::client::AuthError;
+    let plugin = exec_command.unwrap_or("(the exec plugin)");
+    match error {
+        AuthError::AuthExecStart(io) => {
+            format!("cannot run the credential plugin `{plugin}`: {io}")
+        }
+        AuthError::AuthExecRun { out, .. } => {
+            let code = out
+                .status
+                .code()
+                .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit {c}"));
+            let said = String::from_utf8_lossy(&out.stderr);
+            let said = said.trim();
+            if said.is_empty() {
+                format!("the credential plugin `{plugin}` failed ({code})")
+            } else {
+                format!("the credential plugin `{plugin}` failed ({code}): {said}")
+            }
+        }
+        other => error_chain(other),
     }
 }
 

@@ -164,3 +164,4 @@ spec:
 "
     )
 }
+pub mod apiserver;
