@@ -23,7 +23,7 @@ rules:
     resources: [mutatingwebhookconfigurations]
     verbs: [get, list]
   - apiGroups: [kubectl-inject.dev]
-    resources: [\"*\"]
+    resources: [clusterinjectionpolicies, injectionpolicies, sidecartemplates]
     verbs: [get, list]
 ";
 
