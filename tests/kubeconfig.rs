@@ -17,32 +17,14 @@ use common::apiserver::{ADMIN_TOKEN, Apiserver, Run, VIEWER_TOKEN, apiserver, in
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
-const POLICIES: &str = "apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.4.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.31.2
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
----
-apiVersion: kubectl-inject.dev/v1alpha1
-kind: ClusterInjectionPolicy
-metadata:
-  name: mesh-default
-spec:
-  namespaceSelector:
-    matchLabels:
-      kubectl-inject.dev/injection: enabled
-  action: inject
-  template: envoy-proxy@1.4.0
-";
+/// envoy-proxy 1.4.0 and the policy that selects it.
+fn policies() -> String {
+    [
+        common::envoy_template("1.4.0", "1.31.2"),
+        common::mesh_policy("envoy-proxy@1.4.0"),
+    ]
+    .join("---\n")
+}
 
 /// A temporary directory with the policy repository (`policy.yaml`) and
 /// whatever kubeconfigs and scripts the test writes.
@@ -53,7 +35,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         Scratch {
-            dir: common::tree(&[("policy/policy.yaml", POLICIES)]),
+            dir: common::tree(&[("policy/policy.yaml", &policies())]),
         }
     }
 

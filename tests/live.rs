@@ -27,75 +27,26 @@ const ENABLED: &str = "kubectl-inject.dev/injection: enabled";
 
 /// envoy-proxy in three versions: 1.3.0 (what old pods were injected
 /// from), 1.4.0 (what the policy selects) and 1.5.0 (the next one).
-const TEMPLATES: &str = "apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.3.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.30.0
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
----
-apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.4.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.31.2
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
----
-apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.5.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.32.0
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
-";
+fn templates() -> String {
+    [
+        common::envoy_template("1.3.0", "1.30.0"),
+        common::envoy_template("1.4.0", "1.31.2"),
+        common::envoy_template("1.5.0", "1.32.0"),
+    ]
+    .join("---\n")
+}
 
 /// The platform's policy: envoy-proxy@VERSION in namespaces labelled
 /// `kubectl-inject.dev/injection: enabled`.
 fn policy(version: &str) -> String {
-    format!(
-        "apiVersion: kubectl-inject.dev/v1alpha1
-kind: ClusterInjectionPolicy
-metadata:
-  name: mesh-default
-spec:
-  namespaceSelector:
-    matchLabels:
-      kubectl-inject.dev/injection: enabled
-  action: inject
-  template: envoy-proxy@{version}
-"
-    )
+    common::mesh_policy(&format!("envoy-proxy@{version}"))
 }
 
 /// A policy repository (a PATH for `simulate`) whose policy selects
 /// envoy-proxy@`version`.
 fn policy_dir(version: &str) -> tempfile::TempDir {
     common::tree(&[
-        ("templates.yaml", TEMPLATES),
+        ("templates.yaml", &templates()),
         ("policy.yaml", &policy(version)),
     ])
 }

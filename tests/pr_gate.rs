@@ -10,7 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 mod common;
-use common::{bad_deployment, git};
+use common::{bad_deployment, envoy_template, git, mesh_policy};
 
 /// A throwaway repository.
 struct Repo {
@@ -332,51 +332,13 @@ fn bad_revisions_and_places_are_usage_errors() {
 
 // ---- blast radius ----------------------------------------------------------
 
-const TEMPLATES: &str = "apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.4.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.31.2
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
----
-apiVersion: kubectl-inject.dev/v1alpha1
-kind: SidecarTemplate
-metadata:
-  name: envoy-proxy
-spec:
-  version: 1.5.0
-  containers:
-    - name: proxy
-      image: registry.example.com/envoy:1.32.0
-      resources:
-        requests: {cpu: 100m, memory: 128Mi}
-        limits: {cpu: 100m, memory: 128Mi}
-      readinessProbe:
-        httpGet: {path: /ready, port: 15021}
-";
-
-fn policy(template: &str) -> String {
-    format!(
-        "apiVersion: kubectl-inject.dev/v1alpha1
-kind: ClusterInjectionPolicy
-metadata:
-  name: mesh-default
-spec:
-  namespaceSelector:
-    matchLabels:
-      kubectl-inject.dev/injection: enabled
-  action: inject
-  template: {template}
-"
-    )
+/// envoy-proxy 1.4.0 and 1.5.0.
+fn templates() -> String {
+    [
+        envoy_template("1.4.0", "1.31.2"),
+        envoy_template("1.5.0", "1.32.0"),
+    ]
+    .join("---\n")
 }
 
 fn namespace(name: &str, injection: &str) -> String {
@@ -415,8 +377,11 @@ spec:
 /// is not, with envoy-proxy 1.4.0.
 fn mesh_repo() -> (Repo, String) {
     let repo = Repo::new();
-    repo.write("policy/templates.yaml", TEMPLATES)
-        .write("policy/mesh-default.yaml", &policy("envoy-proxy@1.4.0"))
+    repo.write("policy/templates.yaml", &templates())
+        .write(
+            "policy/mesh-default.yaml",
+            &mesh_policy("envoy-proxy@1.4.0"),
+        )
         .write(
             "namespaces.yaml",
             &[
@@ -444,7 +409,10 @@ fn blast_radius_of_a_template_version_bump() {
         "{unchanged:#}"
     );
 
-    repo.write("policy/mesh-default.yaml", &policy("envoy-proxy@1.5.0"));
+    repo.write(
+        "policy/mesh-default.yaml",
+        &mesh_policy("envoy-proxy@1.5.0"),
+    );
     let (code, radius) = repo.json(&["diff", "--base", &base, "--format", "json"]);
     assert_eq!(code, 0);
     assert_eq!(radius["base"], base.as_str());

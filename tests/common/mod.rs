@@ -165,3 +165,45 @@ spec:
     )
 }
 pub mod apiserver;
+
+/// A SidecarTemplate `envoy-proxy` at `version` with one `proxy` container
+/// (`registry.example.com/envoy:IMAGE_TAG`) that sets resources and a
+/// readiness probe, so the injected-pod checks stay quiet.
+pub fn envoy_template(version: &str, image_tag: &str) -> String {
+    format!(
+        "apiVersion: kubectl-inject.dev/v1alpha1
+kind: SidecarTemplate
+metadata:
+  name: envoy-proxy
+spec:
+  version: {version}
+  containers:
+    - name: proxy
+      image: registry.example.com/envoy:{image_tag}
+      resources:
+        requests: {{cpu: 100m, memory: 128Mi}}
+        limits: {{cpu: 100m, memory: 128Mi}}
+      readinessProbe:
+        httpGet: {{path: /ready, port: 15021}}
+"
+    )
+}
+
+/// The ClusterInjectionPolicy `mesh-default`: `template` (e.g.
+/// `envoy-proxy@1.4.0`) in namespaces labelled
+/// `kubectl-inject.dev/injection: enabled`.
+pub fn mesh_policy(template: &str) -> String {
+    format!(
+        "apiVersion: kubectl-inject.dev/v1alpha1
+kind: ClusterInjectionPolicy
+metadata:
+  name: mesh-default
+spec:
+  namespaceSelector:
+    matchLabels:
+      kubectl-inject.dev/injection: enabled
+  action: inject
+  template: {template}
+"
+    )
+}
