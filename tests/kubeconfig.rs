@@ -158,32 +158,35 @@ contexts:
     )
 }
 
+/// Contexts `admin-ctx`, `viewer-ctx` (no permissions) and `nowhere-ctx`
+/// (an unreachable cluster), all in namespace `ns`; `current` is current.
+fn three_contexts(api: &Apiserver, ns: &str, current: &str) -> String {
+    several_contexts(
+        api,
+        &[
+            (
+                "admin-ctx",
+                &format!("{{cluster: test, user: admin, namespace: {ns}}}"),
+            ),
+            (
+                "viewer-ctx",
+                &format!("{{cluster: test, user: viewer, namespace: {ns}}}"),
+            ),
+            (
+                "nowhere-ctx",
+                &format!("{{cluster: nowhere, user: admin, namespace: {ns}}}"),
+            ),
+        ],
+        current,
+    )
+}
+
 #[test]
 fn context_flag_picks_among_several_contexts() {
     let Some(api) = apiserver() else { return };
     let ns = namespace_with_pod(api, "kc-contexts");
     let scratch = Scratch::new();
-    let kc = scratch.write(
-        "config",
-        &several_contexts(
-            api,
-            &[
-                (
-                    "admin-ctx",
-                    &format!("{{cluster: test, user: admin, namespace: {ns}}}"),
-                ),
-                (
-                    "viewer-ctx",
-                    &format!("{{cluster: test, user: viewer, namespace: {ns}}}"),
-                ),
-                (
-                    "nowhere-ctx",
-                    &format!("{{cluster: nowhere, user: admin, namespace: {ns}}}"),
-                ),
-            ],
-            "viewer-ctx",
-        ),
-    );
+    let kc = scratch.write("config", &three_contexts(api, &ns, "viewer-ctx"));
 
     // The current context is the viewer's, who may read nothing.
     let run = simulate(&scratch, &["--kubeconfig", &kc], &[]);
@@ -217,27 +220,7 @@ fn cluster_and_user_flags_override_the_context() {
     let Some(api) = apiserver() else { return };
     let ns = namespace_with_pod(api, "kc-override");
     let scratch = Scratch::new();
-    let kc = scratch.write(
-        "config",
-        &several_contexts(
-            api,
-            &[
-                (
-                    "admin-ctx",
-                    &format!("{{cluster: test, user: admin, namespace: {ns}}}"),
-                ),
-                (
-                    "viewer-ctx",
-                    &format!("{{cluster: test, user: viewer, namespace: {ns}}}"),
-                ),
-                (
-                    "nowhere-ctx",
-                    &format!("{{cluster: nowhere, user: admin, namespace: {ns}}}"),
-                ),
-            ],
-            "nowhere-ctx",
-        ),
-    );
+    let kc = scratch.write("config", &three_contexts(api, &ns, "nowhere-ctx"));
 
     // The context's cluster is unreachable; --cluster names the real one.
     let run = simulate(&scratch, &["--kubeconfig", &kc, "--cluster", "test"], &[]);

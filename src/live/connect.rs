@@ -169,34 +169,38 @@ fn check_names(kubeconfig: &Kubeconfig, options: &ConnectOptions) -> Result<(), 
             }
         ))
     };
-    if let Some(context) = &options.context {
-        let known: Vec<&str> = kubeconfig
-            .contexts
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        if !known.contains(&context.as_str()) {
-            return Err(missing("context", context, known));
-        }
-    }
-    if let Some(cluster) = &options.cluster {
-        let known: Vec<&str> = kubeconfig
-            .clusters
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        if !known.contains(&cluster.as_str()) {
-            return Err(missing("cluster", cluster, known));
-        }
-    }
-    if let Some(user) = &options.user {
-        let known: Vec<&str> = kubeconfig
-            .auth_infos
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect();
-        if !known.contains(&user.as_str()) {
-            return Err(missing("user", user, known));
+    let named = [
+        (
+            "context",
+            &options.context,
+            kubeconfig
+                .contexts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "cluster",
+            &options.cluster,
+            kubeconfig
+                .clusters
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect(),
+        ),
+        (
+            "user",
+            &options.user,
+            kubeconfig
+                .auth_infos
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect(),
+        ),
+    ];
+    for (what, name, known) in named {
+        if let Some(name) = name.as_deref().filter(|n| !known.contains(n)) {
+            return Err(missing(what, name, known));
         }
     }
     Ok(())

@@ -48,6 +48,19 @@ struct Wanted {
 
 const OWNERS: &str = "pods are reported without the workload that owns them";
 
+/// A kind that owns pods: read for the owner chain where RBAC allows.
+const fn owner(group: &'static str, kind: &'static str, plural: &'static str) -> Wanted {
+    Wanted {
+        group,
+        version: "v1",
+        kind,
+        plural,
+        namespaced: true,
+        required: false,
+        consequence: OWNERS,
+    }
+}
+
 const WANTED: &[Wanted] = &[
     Wanted {
         group: "",
@@ -58,52 +71,12 @@ const WANTED: &[Wanted] = &[
         required: true,
         consequence: "",
     },
-    Wanted {
-        group: "apps",
-        version: "v1",
-        kind: "ReplicaSet",
-        plural: "replicasets",
-        namespaced: true,
-        required: false,
-        consequence: OWNERS,
-    },
-    Wanted {
-        group: "apps",
-        version: "v1",
-        kind: "Deployment",
-        plural: "deployments",
-        namespaced: true,
-        required: false,
-        consequence: OWNERS,
-    },
-    Wanted {
-        group: "apps",
-        version: "v1",
-        kind: "StatefulSet",
-        plural: "statefulsets",
-        namespaced: true,
-        required: false,
-        consequence: OWNERS,
-    },
-    Wanted {
-        group: "apps",
-        version: "v1",
-        kind: "DaemonSet",
-        plural: "daemonsets",
-        namespaced: true,
-        required: false,
-        consequence: OWNERS,
-    },
-    Wanted {
-        group: "batch",
-        version: "v1",
-        kind: "Job",
-        plural: "jobs",
-        namespaced: true,
-        required: false,
-        consequence: OWNERS,
-    },
-    WANTED_CRONJOB,
+    owner("apps", "ReplicaSet", "replicasets"),
+    owner("apps", "Deployment", "deployments"),
+    owner("apps", "StatefulSet", "statefulsets"),
+    owner("apps", "DaemonSet", "daemonsets"),
+    owner("batch", "Job", "jobs"),
+    owner("batch", "CronJob", "cronjobs"),
     Wanted {
         group: "admissionregistration.k8s.io",
         version: "v1",
@@ -118,16 +91,7 @@ const WANTED: &[Wanted] = &[
 /// Kubernetes before 1.21 serves CronJob only as batch/v1beta1.
 const CRONJOB_V1BETA1: Wanted = Wanted {
     version: "v1beta1",
-    ..WANTED_CRONJOB
-};
-const WANTED_CRONJOB: Wanted = Wanted {
-    group: "batch",
-    version: "v1",
-    kind: "CronJob",
-    plural: "cronjobs",
-    namespaced: true,
-    required: false,
-    consequence: OWNERS,
+    ..owner("batch", "CronJob", "cronjobs")
 };
 
 const OWN_GROUP: &str = "kubectl-inject.dev";
