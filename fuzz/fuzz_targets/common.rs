@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use kubectl_inject::diagnostic::Diagnostic;
-use kubectl_inject::load::{LoadOptions, Workspace, load};
+use kubectl_inject::load::{Input, LoadOptions, Workspace, load, load_inputs};
 use kubectl_inject::source::{SourceFile, SourceMap};
 use kubectl_inject::yaml::{Node, PathSegment, Value};
 
@@ -45,6 +45,19 @@ pub fn check_line_col(file: &SourceFile, offset: usize) {
 /// path (NUL and UTF-8 checks, parse, objects, loader findings), in memory.
 pub fn load_bytes(data: &[u8]) -> Workspace {
     load(&[PathBuf::from("-")], &LoadOptions::default(), data).expect("loading stdin cannot fail")
+}
+
+/// Loads `data` as one object read from a cluster (`simulate --live`): the
+/// same parse, but findings must name the object instead of a position.
+pub fn load_live(data: &[u8]) -> Workspace {
+    load_inputs(
+        vec![Input::Live {
+            name: "Pod/default/fuzz".to_owned(),
+            json: String::from_utf8_lossy(data).into_owned(),
+        }],
+        Vec::new(),
+        &LoadOptions::default(),
+    )
 }
 
 /// Every span of every diagnostic (primary and labels) is valid in its file.
