@@ -177,6 +177,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
 
     let mut summary = Summary {
         files: ws.files,
+        live_objects: ws.live_objects,
         documents: ws.documents,
         skipped_documents: ws.skipped_documents,
         workloads: simulation.workloads.len(),

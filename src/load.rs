@@ -51,6 +51,8 @@ pub struct Workspace {
     pub diagnostics: Vec<Diagnostic>,
     /// Files read.
     pub files: usize,
+    /// Objects read from a cluster (`simulate --live`), not counted as files.
+    pub live_objects: usize,
     /// Documents found (Kubernetes objects or not; `List` items count).
     pub documents: usize,
     /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`).
@@ -151,12 +153,17 @@ pub fn load_inputs(
     bar.finish_and_clear();
     let mut ws = Workspace::default();
     for load in loads {
+        let live = load.source.live;
         ws.sources.add(load.source);
         ws.objects.extend(load.objects);
         ws.diagnostics.extend(load.diagnostics);
         ws.documents += load.documents;
         ws.skipped_documents += load.skipped;
-        ws.files += 1;
+        if live {
+            ws.live_objects += 1;
+        } else {
+            ws.files += 1;
+        }
     }
     for error in errors {
         let id = ws.sources.add(SourceFile::new(error.path.clone(), ""));

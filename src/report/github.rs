@@ -84,7 +84,7 @@ fn summary_line(report: &Report<'_>) -> String {
         "kubectl-inject {}: {} in {}",
         report.command,
         counts.join(", "),
-        plural(s.files, "file")
+        super::inputs_text(s)
     )
 }
 

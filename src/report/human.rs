@@ -193,7 +193,7 @@ fn write_summary(
     let mut line = format!(
         "{}: {findings} in {} ({}",
         report.command,
-        plural(s.files, "file"),
+        super::inputs_text(s),
         plural(s.documents, "document"),
     );
     if report.workloads.is_some() {

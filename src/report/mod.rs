@@ -35,7 +35,11 @@ pub enum Format {
 /// The counts every format reports.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
+    /// Files read (objects read from a cluster are not files).
     pub files: usize,
+    /// Objects read from a cluster; in the text reports only.
+    #[serde(skip)]
+    pub live_objects: usize,
     pub documents: usize,
     pub skipped_documents: usize,
     pub workloads: usize,
@@ -58,6 +62,20 @@ impl Summary {
                 Severity::Info => self.infos += 1,
             }
         }
+    }
+}
+
+/// "3 files", or "3 files and 5,001 objects from the cluster" for a live run.
+pub(crate) fn inputs_text(s: &Summary) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if s.live_objects == 0 {
+        plural(s.files, "file")
+    } else {
+        format!(
+            "{} and {} from the cluster",
+            plural(s.files, "file"),
+            plural(s.live_objects, "object")
+        )
     }
 }
 
