@@ -107,12 +107,17 @@ fn human(radius: &BlastRadius) -> String {
             "\nnamespace {namespace} ({})",
             plural(workload_count(&changes), "workload")
         );
+        // One column for the workloads of a namespace, so the changes line up.
+        let width = changes
+            .iter()
+            .map(|c| c.kind.chars().count() + 1 + c.name.chars().count())
+            .max()
+            .unwrap_or(0);
         for c in changes {
             let _ = writeln!(
                 text,
-                "  {}/{}  {}: {} → {}{}  ({})",
-                c.kind,
-                c.name,
+                "  {:<width$}  {}: {} → {}{}  ({})",
+                format!("{}/{}", c.kind, c.name),
                 c.injector,
                 side_text(c.before.as_ref()),
                 side_text(c.after.as_ref()),
