@@ -1116,33 +1116,7 @@ fn forbidden_exits_2_with_a_clusterrole_that_is_enough() {
     let _role = api.delete_on_drop("clusterrole", &name);
     let _binding = api.delete_on_drop("clusterrolebinding", &name);
     api.apply(&role.to_string());
-    let token = api.service_account_token(&ns, "inject");
-    api.kubectl(
-        &[
-            "create",
-            "clusterrolebinding",
-            &name,
-            &format!("--clusterrole={name}"),
-            &format!("--serviceaccount={ns}:inject"),
-        ],
-        None,
-    );
-    let as_sa = token_kubeconfig(api, &token, &ns);
-    let run = inject(
-        &[
-            "simulate",
-            "--live",
-            "--kubeconfig",
-            as_sa.path().to_str().unwrap(),
-            "-n",
-            &ns,
-            policies_path,
-            "--format",
-            "json",
-        ],
-        &[],
-        DEADLINE,
-    );
+    let run = simulate_as_service_account(api, &ns, "inject", &name, policies_path);
     run.expect_code(&[0, 1]).expect_no_crash();
     workload(&run.json(), "Pod", &ns, "web");
 
@@ -1163,6 +1137,44 @@ fn forbidden_exits_2_with_a_clusterrole_that_is_enough() {
     );
     run.expect_code(&[2]).expect_no_crash();
     assert!(run.stderr.contains("kind: ClusterRole"), "{}", run.stderr);
+}
+
+/// `simulate --live -n NS POLICIES --format json` as the service account
+/// `NS/account`, bound to the ClusterRole `role` (which the caller created).
+fn simulate_as_service_account(
+    api: &Apiserver,
+    ns: &str,
+    account: &str,
+    role: &str,
+    policies: &str,
+) -> Run {
+    let token = api.service_account_token(ns, account);
+    api.kubectl(
+        &[
+            "create",
+            "clusterrolebinding",
+            role,
+            &format!("--clusterrole={role}"),
+            &format!("--serviceaccount={ns}:{account}"),
+        ],
+        None,
+    );
+    let as_sa = token_kubeconfig(api, &token, ns);
+    inject(
+        &[
+            "simulate",
+            "--live",
+            "--kubeconfig",
+            as_sa.path().to_str().unwrap(),
+            "-n",
+            ns,
+            policies,
+            "--format",
+            "json",
+        ],
+        &[],
+        DEADLINE,
+    )
 }
 
 #[test]
@@ -1202,32 +1214,12 @@ rules:
     verbs: [get, list]
 "
     ));
-    let token = api.service_account_token(&ns, "partial");
-    api.kubectl(
-        &[
-            "create",
-            "clusterrolebinding",
-            &name,
-            &format!("--clusterrole={name}"),
-            &format!("--serviceaccount={ns}:partial"),
-        ],
-        None,
-    );
-    let as_sa = token_kubeconfig(api, &token, &ns);
-    let run = inject(
-        &[
-            "simulate",
-            "--live",
-            "--kubeconfig",
-            as_sa.path().to_str().unwrap(),
-            "-n",
-            &ns,
-            policies.path().to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-        &[],
-        DEADLINE,
+    let run = simulate_as_service_account(
+        api,
+        &ns,
+        "partial",
+        &name,
+        policies.path().to_str().unwrap(),
     );
     run.expect_code(&[0, 1]).expect_no_crash();
     assert!(
