@@ -269,10 +269,7 @@ fn check(
         ));
         return;
     };
-    let got = serde_json::to_value(injector.decision)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let got = injector.decision.as_str().to_owned();
     let prefix = if case.expect.len() > 1 {
         format!("{label}: ")
     } else {

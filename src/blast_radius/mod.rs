@@ -277,12 +277,7 @@ pub enum CauseKind {
 /// The cause of one change and its words: "template envoy-proxy 1.4.0 →
 /// 1.5.0", "decision skip → inject", …
 fn cause_of(change: &Change) -> (CauseKind, String) {
-    let decision = |s: &Side| {
-        serde_json::to_value(s.decision)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
+    let decision = |s: &Side| s.decision.as_str();
     let template = |s: &Side| s.template.clone().unwrap_or_else(|| "(none)".to_owned());
     match (&change.before, &change.after) {
         (None, Some(after)) => (

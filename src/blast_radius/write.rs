@@ -38,13 +38,10 @@ fn side_text(side: Option<&Side>) -> String {
     let Some(side) = side else {
         return "—".to_owned();
     };
-    let decision = serde_json::to_value(side.decision)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let decision = side.decision.as_str();
     match &side.template {
         Some(template) => format!("{decision} {template}"),
-        None => decision,
+        None => decision.to_owned(),
     }
 }
 

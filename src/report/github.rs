@@ -197,14 +197,13 @@ fn write_workloads(md: &mut String, workloads: &[WorkloadResult]) {
         .flat_map(|w| w.injectors.iter().map(move |i| (w, i)))
         .collect();
     for (w, i) in rows.iter().take(SUMMARY_ROWS) {
-        let decision = serde_json::to_value(i.decision).unwrap_or_default();
         let _ = writeln!(
             md,
             "| `{}/{}/{}` | {} | {} | {} |",
             w.kind,
             w.namespace,
             w.name,
-            decision.as_str().unwrap_or_default(),
+            i.decision.as_str(),
             escape_cell(i.policy.as_deref().unwrap_or("-")),
             escape_cell(i.template.as_deref().unwrap_or("-")),
         );

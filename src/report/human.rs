@@ -8,7 +8,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, So
 
 use super::Report;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::engine::{InjectorResult, WorkloadResult};
+use crate::engine::WorkloadResult;
 use crate::source::SourceFile;
 
 /// How the human report looks.
@@ -99,7 +99,7 @@ fn write_workloads(
                 [
                     format!("{}/{}/{}", w.kind, w.namespace, w.name),
                     i.injector.to_owned(),
-                    decision_text(i),
+                    i.decision.as_str().to_owned(),
                     i.policy.clone().unwrap_or_else(|| "-".into()),
                     i.template.clone().unwrap_or_else(|| "-".into()),
                 ]
@@ -142,7 +142,7 @@ fn write_workloads(
                     w.namespace,
                     w.name,
                     i.injector,
-                    decision_text(i)
+                    i.decision.as_str()
                 )?;
                 for (n, reason) in i.reasons.iter().enumerate() {
                     writeln!(out, "  {}. {reason}", n + 1)?;
@@ -164,13 +164,6 @@ fn write_workloads(
         writeln!(out)?;
     }
     Ok(())
-}
-
-fn decision_text(result: &InjectorResult) -> String {
-    serde_json::to_value(result.decision)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn write_summary(

@@ -34,6 +34,18 @@ pub enum Outcome {
     Conflict,
 }
 
+impl Outcome {
+    /// The decision as reports spell it (`inject`, `skip`, `deny`, `conflict`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Inject => "inject",
+            Outcome::Skip => "skip",
+            Outcome::Deny => "deny",
+            Outcome::Conflict => "conflict",
+        }
+    }
+}
+
 /// The decision for one workload.
 #[derive(Debug, Clone)]
 pub struct Decision {
