@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{BlastRadius, CauseKind, Change, Side};
-use crate::report::{SUMMARY_ROWS, escape_cell};
+use crate::report::{SUMMARY_ROWS, escape_cell, plural};
 
 /// `diff --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,10 +28,6 @@ pub fn write(radius: &BlastRadius, format: Format, out: &mut dyn Write) -> io::R
         Format::Human => out.write_all(human(radius).as_bytes()),
         Format::Markdown => out.write_all(markdown(radius).as_bytes()),
     }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn side_text(side: Option<&Side>) -> String {

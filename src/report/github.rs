@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::Report;
+use super::{Report, plural};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::WorkloadResult;
 
@@ -86,14 +86,6 @@ fn summary_line(report: &Report<'_>) -> String {
         counts.join(", "),
         super::inputs_text(s)
     )
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// Escapes a workflow command's message (`%`, CR, LF).

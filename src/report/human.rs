@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, SourceSpan};
 
-use super::Report;
+use super::{Report, plural};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::WorkloadResult;
 use crate::source::SourceFile;
@@ -172,7 +172,6 @@ fn write_summary(
     options: &HumanOptions,
 ) -> io::Result<()> {
     let s = report.summary;
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let findings = if s.errors + s.warnings + s.infos == 0 {
         "no findings".to_owned()
     } else {

@@ -65,9 +65,13 @@ impl Summary {
     }
 }
 
+/// "1 file", "3 files": a count and its noun.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// "3 files", or "3 files and 5,001 objects from the cluster" for a live run.
 pub(crate) fn inputs_text(s: &Summary) -> String {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     if s.live_objects == 0 {
         plural(s.files, "file")
     } else {
@@ -142,9 +146,8 @@ impl<'a> Report<'a> {
 pub(crate) fn live_line(live: &LiveSummary) -> String {
     let o = &live.outcomes;
     format!(
-        "{} pod{}; {} of {} that should carry a sidecar do ({:.1} %); {} missing (INJ401), {} outdated (INJ402), {} unexpected (INJ403)",
-        live.pods,
-        if live.pods == 1 { "" } else { "s" },
+        "{}; {} of {} that should carry a sidecar do ({:.1} %); {} missing (INJ401), {} outdated (INJ402), {} unexpected (INJ403)",
+        plural(live.pods, "pod"),
         live.with_expected_sidecar,
         live.should_have_sidecar,
         live.success_rate * 100.0,
