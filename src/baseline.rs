@@ -42,9 +42,6 @@ pub fn analyse_against(
     base: &str,
     stdin: impl Read,
 ) -> Result<(Workspace, LintOutcome, Baseline), String> {
-    if analysis.paths.iter().any(|p| p.as_os_str() == "-") {
-        return Err("--base reads files from Git; stdin (`-`) has no revision".to_owned());
-    }
     let repo = GitRepo::for_paths(&analysis.paths)?;
     let revision = repo.resolve(base)?;
     let (head_ws, mut head) = analysis.run(stdin)?;

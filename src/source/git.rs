@@ -66,8 +66,12 @@ impl GitRepo {
         &self.workdir
     }
 
-    /// The repository holding the first of a run's paths.
+    /// The repository holding the first of a run's paths (none may be
+    /// stdin: it has no revision).
     pub fn for_paths(paths: &[PathBuf]) -> Result<GitRepo, String> {
+        if paths.iter().any(|p| p.as_os_str() == "-") {
+            return Err("--base reads files from Git; stdin (`-`) has no revision".to_owned());
+        }
         GitRepo::discover(paths.first().map_or(Path::new("."), PathBuf::as_path))
     }
 
@@ -132,9 +136,6 @@ impl GitRepo {
         let mut seen = std::collections::HashSet::new();
         let mut ignore_files = IgnoreFiles::new(self);
         for path in paths {
-            if path.as_os_str() == "-" {
-                return Err("--base reads files from Git; stdin (`-`) has no revision".to_owned());
-            }
             let repo_path = self.repo_path(path).ok_or_else(|| {
                 format!(
                     "{} is outside the Git repository at {}",
