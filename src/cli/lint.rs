@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::{FailOn, GlobalArgs, Outcome, fail, paths_or_current_dir};
 use crate::baseline::analyse_against;
-use crate::lint::{Analysis, LintOutcome};
-use crate::live::{ConnectOptions, covered_by_owner, parse_timeout, read_cluster};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, Workspace};
+use crate::lint::Analysis;
+use crate::live::{ConnectOptions, keep_drift_only_where_covered, parse_timeout, read_cluster};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, Input};
 use crate::report::{Format, HumanOptions, Report, markdown_summary};
 
 #[derive(Debug, Args)]
@@ -146,7 +146,7 @@ fn run(
         None if live => analysis
             .run_with(live_inputs, stdin)
             .map(|(ws, mut outcome)| {
-                keep_one_finding_per_controller(&ws, &mut outcome);
+                keep_drift_only_where_covered(&ws, &mut outcome);
                 (ws, outcome, None)
             }),
         None => analysis.run(stdin).map(|(ws, outcome)| (ws, outcome, None)),
@@ -233,21 +233,6 @@ fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Out
         eprintln!("warning: {warning}");
     }
     Ok(fetched.inputs)
-}
-
-/// Pods of a controller that was read (and ReplicaSets of a Deployment)
-/// keep only their drift findings; the rest is the controller's to report,
-/// once instead of once per replica.
-fn keep_one_finding_per_controller(ws: &Workspace, outcome: &mut LintOutcome) {
-    let covered = covered_by_owner(ws);
-    if covered.is_empty() {
-        return;
-    }
-    outcome.diagnostics.retain(|d| {
-        ["INJ401", "INJ402", "INJ403"].contains(&d.rule.id)
-            || d.object.as_ref().is_none_or(|o| !covered.contains(o))
-    });
-    outcome.summary.count(&outcome.diagnostics);
 }
 
 pub enum EmitError {

@@ -270,22 +270,11 @@ struct Recreate {
 /// The controlling owner reference of an object (`controller: true`, else
 /// the first one): kind and name.
 fn owner(object: &Object) -> Option<(String, String)> {
-    let refs = object
-        .root
-        .get("metadata")?
-        .get("ownerReferences")?
-        .as_seq()?;
-    let chosen = refs
-        .iter()
-        .find(|r| {
-            r.get("controller")
-                .is_some_and(|c| c.value == crate::yaml::Value::Bool(true))
-        })
-        .or_else(|| refs.first())?;
-    Some((
-        chosen.get_str("kind")?.to_owned(),
-        chosen.get_str("name")?.to_owned(),
-    ))
+    let mut refs = object.owner_references().peekable();
+    let first = refs.peek().copied();
+    refs.find(|(_, _, controller)| *controller)
+        .or(first)
+        .map(|(kind, name, _)| (kind.to_owned(), name.to_owned()))
 }
 
 /// The controllers among the inputs, by kind, namespace and name (live

@@ -19,7 +19,9 @@ pub use rbac::CLUSTER_ROLE;
 use std::collections::HashSet;
 
 use crate::diagnostic::ObjectRef;
+use crate::lint::LintOutcome;
 use crate::load::Workspace;
+use crate::rules::{missing_sidecar, outdated_injection, unexpected_sidecar};
 
 /// Why a live run could not do its job (exit code 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,20 +282,8 @@ pub fn covered_by_owner(ws: &Workspace) -> HashSet<ObjectRef> {
         .collect();
     let mut covered = HashSet::new();
     for object in ws.objects.iter().filter(|o| ws.sources.get(o.file).live) {
-        let owners = object
-            .root
-            .get("metadata")
-            .and_then(|m| m.get("ownerReferences"))
-            .and_then(|refs| refs.as_seq())
-            .unwrap_or_default();
-        let controlled = owners.iter().any(|owner| {
-            let is_controller = matches!(
-                owner.get("controller").map(|c| &c.value),
-                Some(crate::yaml::Value::Bool(true))
-            );
-            let kind = owner.get_str("kind").unwrap_or_default();
-            let name = owner.get_str("name").unwrap_or_default();
-            is_controller && present.contains(&(kind, object.namespace.as_deref(), name))
+        let controlled = object.owner_references().any(|(kind, name, controller)| {
+            controller && present.contains(&(kind, object.namespace.as_deref(), name))
         });
         if controlled {
             covered.insert(ObjectRef {
@@ -304,6 +294,27 @@ pub fn covered_by_owner(ws: &Workspace) -> HashSet<ObjectRef> {
         }
     }
     covered
+}
+
+/// Pods of a controller that was read (and ReplicaSets of a Deployment)
+/// keep only their drift findings; the rest is the controller's to report,
+/// once instead of once per replica.
+pub fn keep_drift_only_where_covered(ws: &Workspace, outcome: &mut LintOutcome) {
+    let covered = covered_by_owner(ws);
+    if covered.is_empty() {
+        return;
+    }
+    outcome.diagnostics.retain(|d| {
+        [
+            &missing_sidecar::RULE,
+            &outdated_injection::RULE,
+            &unexpected_sidecar::RULE,
+        ]
+        .iter()
+        .any(|rule| rule.id == d.rule.id)
+            || d.object.as_ref().is_none_or(|o| !covered.contains(o))
+    });
+    outcome.summary.count(&outcome.diagnostics);
 }
 
 #[cfg(test)]

@@ -152,6 +152,23 @@ impl Object {
             .map_or_else(|| self.kind_span(), |n| n.span.clone())
     }
 
+    /// The object's `metadata.ownerReferences`: kind, name, and whether the
+    /// owner is its controller (`controller: true`).
+    pub fn owner_references(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.root
+            .get("metadata")
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|owner| {
+                let controller = owner
+                    .get("controller")
+                    .is_some_and(|c| c.value == crate::yaml::Value::Bool(true));
+                Some((owner.get_str("kind")?, owner.get_str("name")?, controller))
+            })
+    }
+
     /// The pod template of a workload (for a Pod, the Pod itself); `None`
     /// for kinds that carry no pods.
     pub fn pod_template(&self) -> Option<&Node> {
