@@ -20,7 +20,7 @@ use crate::lint::{Analysis, LintOutcome};
 use crate::load::Workspace;
 use crate::model::Object;
 use crate::source::FileId;
-use crate::source::git::GitRepo;
+use crate::source::git::{GitRepo, Revision};
 use crate::yaml::{Node, Value};
 
 /// What a `--base` run compared with, for the reports.
@@ -55,13 +55,7 @@ pub fn analyse_against(
         return Ok((head_ws, head, baseline));
     }
     let renames = repo.renames(&revision, None)?;
-    let base_analysis = Analysis {
-        paths: paths_at_base(&repo, &analysis.paths, &renames),
-        progress: false,
-        revision: Some((&repo, revision.clone())),
-        ..analysis.clone()
-    };
-    let (base_ws, base_outcome) = base_analysis.run(std::io::empty())?;
+    let (base_ws, base_outcome) = analyse_at_base(analysis, &repo, revision.clone(), &renames)?;
     let repo_path = |name: &str| {
         repo.repo_path(Path::new(name))
             .unwrap_or_else(|| name.to_owned())
@@ -135,10 +129,27 @@ pub fn fingerprints(
         .collect()
 }
 
+/// `analysis` at `base`: the same paths, read from Git, and the old places
+/// of files renamed into them (see [`paths_at_base`]).
+pub fn analyse_at_base(
+    analysis: &Analysis<'_>,
+    repo: &GitRepo,
+    base: Revision,
+    renames: &HashMap<String, String>,
+) -> Result<(Workspace, LintOutcome), String> {
+    Analysis {
+        paths: paths_at_base(repo, &analysis.paths, renames),
+        progress: false,
+        revision: Some((repo, base)),
+        ..analysis.clone()
+    }
+    .run(std::io::empty())
+}
+
 /// The paths to read at the base: the run's, and the old places of files
 /// renamed into them (`lint services/` after `git mv apps/web.yaml
 /// services/`), so that what they had is not new.
-pub fn paths_at_base(
+fn paths_at_base(
     repo: &GitRepo,
     paths: &[PathBuf],
     renames: &HashMap<String, String>,

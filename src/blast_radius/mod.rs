@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::baseline::paths_at_base;
+use crate::baseline::analyse_at_base;
 use crate::engine::WorkloadResult;
 use crate::injectors::own::decide::Outcome;
 use crate::lint::{Analysis, LintOutcome};
@@ -88,12 +88,7 @@ pub fn analyse(
     let head_revision = head.map(|rev| repo.resolve(rev)).transpose()?;
     // Workloads moved into the paths from elsewhere are not new.
     let renames = repo.renames(&base_revision, head_revision.as_ref())?;
-    let before = Analysis {
-        paths: paths_at_base(&repo, &analysis.paths, &renames),
-        revision: Some((&repo, base_revision)),
-        ..analysis.clone()
-    }
-    .run(std::io::empty())?;
+    let before = analyse_at_base(analysis, &repo, base_revision, &renames)?;
     let after = Analysis {
         revision: head_revision.map(|rev| (&repo, rev)),
         ..analysis.clone()
