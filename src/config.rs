@@ -19,7 +19,7 @@ use crate::yaml::{Limits, Node, Value, parse_stream};
 pub const FILE_NAME: &str = ".kubectl-inject.yaml";
 
 /// The configuration, as SPEC defines it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     /// Namespace of objects that name none.
@@ -63,7 +63,7 @@ impl RuleSetting {
 }
 
 /// Per-injector settings: only what differs from each injector's defaults.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Injectors {
     pub istio: Option<IstioSettings>,
@@ -98,7 +98,7 @@ pub enum AutoWord {
     Auto,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IstioSettings {
     pub version: Option<String>,
@@ -114,7 +114,7 @@ pub struct IstioSettings {
     pub proxy_image: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LinkerdSettings {
     pub version: Option<String>,
@@ -123,7 +123,7 @@ pub struct LinkerdSettings {
     pub proxy_image: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InjectorSettings {
     pub version: Option<String>,

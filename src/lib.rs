@@ -31,4 +31,5 @@ pub mod rules;
 pub mod schema;
 pub mod source;
 pub mod suppress;
+pub mod webhook;
 pub mod yaml;

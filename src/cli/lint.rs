@@ -40,12 +40,16 @@ pub struct SimulateArgs {
     pub live: bool,
 }
 
-/// Parses `--injector`: one of the known injectors.
+/// Parses `--injector`: one of the known injectors, or the repository's own.
 pub fn known_injector(name: &str) -> Result<&'static str, String> {
+    if name == crate::engine::OWN_INJECTOR {
+        return Ok(crate::engine::OWN_INJECTOR);
+    }
     crate::injectors::known::gate::static_name(name).ok_or_else(|| {
         format!(
-            "unknown injector `{name}`; known: {}",
-            crate::injectors::known::KNOWN.join(", ")
+            "unknown injector `{name}`; known: {}, or {} (the repository's own alone, as `serve` injects)",
+            crate::injectors::known::KNOWN.join(", "),
+            crate::engine::OWN_INJECTOR
         )
     })
 }

@@ -7,6 +7,7 @@ mod diff;
 mod info;
 mod lint;
 mod render;
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -119,6 +120,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// The blast radius of a change: workloads whose injection differs from --base REV
     Diff(diff::DiffArgs),
+    /// Run the injector: the mutating admission webhook (HTTPS) that injects with this engine
+    Serve(serve::ServeArgs),
     /// Run the InjectionTest golden tests of a directory
     Test(test::TestArgs),
     /// List the rules
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Lint(args) => lint::lint_command(&cli.global, args),
         Command::Simulate(args) => lint::simulate_command(&cli.global, args),
         Command::Render(args) => render::run(&cli.global, args),
+        Command::Serve(args) => serve::run_serve(&cli.global, args),
         Command::Test(args) => test::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
         Command::Rules(args) => info::rules(args),

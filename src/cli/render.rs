@@ -24,7 +24,8 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Inject with a known injector instead of the repository's own (as
-    /// `istioctl kube-inject`, `linkerd inject --manual`): no webhook gate
+    /// `istioctl kube-inject`, `linkerd inject --manual`): no webhook gate;
+    /// `kubectl-inject`: the repository's own injector alone, as `serve` does
     #[arg(long, value_name = "NAME", value_parser = super::lint::known_injector)]
     pub injector: Option<&'static str>,
 }

@@ -4,8 +4,10 @@
 
 mod drift;
 mod known;
+mod policy_set;
 
 pub use drift::{KnownVersions, LiveOutcomes, LiveSummary};
+pub use policy_set::PolicySet;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -113,8 +115,23 @@ pub struct Settings {
     /// `kubernetesVersion` of the configuration (major, minor).
     pub kubernetes_version: Option<(u64, u64)>,
     /// Manual injection with one known injector (`--injector`): no webhook
-    /// gate, and the repository's own injector stays out.
+    /// gate, and the repository's own injector stays out. With
+    /// [`OWN_INJECTOR`], the repository's own injector alone, as the
+    /// admission webhook (`serve`) runs it: no known injector.
     pub manual_injector: Option<&'static str>,
+}
+
+impl Settings {
+    /// Whether only the repository's own injector runs (`serve`,
+    /// `render --injector kubectl-inject`).
+    pub fn own_only(&self) -> bool {
+        self.manual_injector == Some(OWN_INJECTOR)
+    }
+
+    /// Whether one known injector runs alone (`--injector NAME`).
+    fn known_only(&self) -> bool {
+        self.manual_injector.is_some() && !self.own_only()
+    }
 }
 
 /// What the cluster around the workloads looks like: its namespaces and
@@ -219,16 +236,18 @@ fn simulate_one(
     pristine: Option<Value>,
 ) -> (WorkloadResult, Vec<Diagnostic>) {
     let object = workload.object;
-    if settings.manual_injector.is_some() {
+    if settings.known_only() {
         return manual_one(ctx, cluster, settings, index, workload);
     }
     let mut decision = decide::decide(ctx, workload);
-    decision.diagnostics.extend(webhooks::double_injections(
-        ctx.objects,
-        &cluster.webhooks,
-        ctx.namespaces,
-        workload,
-    ));
+    if !settings.own_only() {
+        decision.diagnostics.extend(webhooks::double_injections(
+            ctx.objects,
+            &cluster.webhooks,
+            ctx.namespaces,
+            workload,
+        ));
+    }
     let mut pod_before = None;
     let mut pod_after = None;
     let mut added = None;
@@ -307,6 +326,10 @@ fn simulate_one(
         injectors.clear();
     }
     let mut diagnostics = decision.diagnostics;
+    if settings.own_only() {
+        let result = WorkloadResult::new(index, workload, injectors, pod_before, pod_after);
+        return (result, diagnostics);
+    }
     let start = pod_after.as_ref().or(pristine.as_ref());
     let known = known::run(ctx.objects, cluster, settings, workload, start);
     let displaced = known.displaced;

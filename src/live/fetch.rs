@@ -146,7 +146,7 @@ fn api_resource(w: &Wanted) -> ApiResource {
 
 /// The loader input of one object: its JSON without `managedFields` (large,
 /// and nothing reads them), named `Kind/namespace/name`.
-fn to_input(mut object: DynamicObject) -> Input {
+pub(crate) fn to_input(mut object: DynamicObject) -> Input {
     object.metadata.managed_fields = None;
     let kind = object.types.as_ref().map_or("", |t| t.kind.as_str());
     let name = object.metadata.name.as_deref().unwrap_or_default();

@@ -64,6 +64,20 @@ impl Namespaces {
         Namespaces { by_name }
     }
 
+    /// One namespace known by its labels and annotations (the admission
+    /// webhook's view of the pod's namespace, from the cluster).
+    pub fn single(name: &str, mut labels: Labels, annotations: Labels) -> Namespaces {
+        labels.insert(NAME_LABEL.to_owned(), name.to_owned());
+        let info = NamespaceInfo {
+            object: None,
+            labels,
+            annotations,
+        };
+        Namespaces {
+            by_name: [(name.to_owned(), info)].into(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&NamespaceInfo> {
         self.by_name.get(name)
     }

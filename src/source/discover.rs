@@ -12,7 +12,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{WalkBuilder, WalkState};
 
 /// What to walk and what to leave out.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DiscoverOptions {
     /// Gitignore-style globs (from the configuration's `ignore`), relative to `ignore_root`.
     pub ignore: Vec<String>,

@@ -103,6 +103,36 @@ impl Node {
         Some((node, key_span))
     }
 
+    /// A tree of `json` without positions (every span is empty): for objects
+    /// that arrive as JSON, such as an admission request's pod.
+    pub fn from_json(json: &serde_json::Value) -> Node {
+        use serde_json::Value as J;
+        let value = match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::String(s.clone()),
+            J::Array(items) => Value::Seq(items.iter().map(Node::from_json).collect()),
+            J::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(key, value)| Entry {
+                        key: key.clone(),
+                        key_span: 0..0,
+                        value: Node::from_json(value),
+                    })
+                    .collect(),
+            ),
+        };
+        Node {
+            span: 0..0,
+            value,
+            plain: false,
+        }
+    }
+
     /// Converts to JSON, as the API server would see this node.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
