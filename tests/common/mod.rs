@@ -165,6 +165,7 @@ spec:
     )
 }
 pub mod apiserver;
+pub mod webhook;
 
 /// A SidecarTemplate `envoy-proxy` at `version` with one `proxy` container
 /// (`registry.example.com/envoy:IMAGE_TAG`) that sets resources and a

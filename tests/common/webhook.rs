@@ -1,0 +1,396 @@
+//! A running `kubectl-inject serve` for the tests: a generated CA and
+//! serving certificate (rcgen), the binary started on a free loopback port,
+//! and an HTTPS client that trusts only that CA (hyper + rustls), so every
+//! request goes over real TLS.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-inject");
+
+/// A CA and the files of a serving certificate it signed.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca_pem: String,
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Pki {
+    /// A new CA, and `cert.pem`/`key.pem` for 127.0.0.1 and localhost.
+    pub fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kubectl-inject test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let pki = Pki {
+            dir: tempfile::tempdir().unwrap(),
+            ca_pem: issuer.pem(),
+            issuer,
+        };
+        pki.issue("kubectl-inject test server");
+        pki
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    /// Writes a new serving certificate (with `common_name`) and key, signed
+    /// by the same CA, replacing the files as the kubelet does for a Secret
+    /// (write aside, then rename).
+    pub fn issue(&self, common_name: &str) {
+        let mut params = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "kubectl-inject.test".to_owned(),
+        ])
+        .unwrap();
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        replace(&self.cert(), cert.pem().as_bytes());
+        replace(&self.key(), key.serialize_pem().as_bytes());
+    }
+}
+
+fn replace(path: &Path, bytes: &[u8]) {
+    let aside = path.with_extension("new");
+    std::fs::write(&aside, bytes).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+/// A `serve` process; killed when dropped.
+pub struct Webhook {
+    child: Child,
+    pub addr: String,
+    /// Its standard error (the human log), line by line.
+    pub log: Arc<Mutex<Vec<String>>>,
+    /// Its audit log file.
+    pub audit: PathBuf,
+}
+
+impl Webhook {
+    /// Starts `kubectl-inject serve ARGS…` with the PKI's certificate on a
+    /// free loopback port, its audit log in the PKI's directory and a short
+    /// reload interval, and waits until it listens.
+    pub fn start(pki: &Pki, args: &[&str]) -> Webhook {
+        Self::start_in(pki, args, None)
+    }
+
+    /// As [`Webhook::start`], with the working directory `cwd`.
+    pub fn start_in(pki: &Pki, args: &[&str], cwd: Option<&Path>) -> Webhook {
+        let audit = pki
+            .dir
+            .path()
+            .join(format!("audit-{}.log", std::process::id()));
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--reload-interval", "100ms"])
+            .arg("--tls-cert")
+            .arg(pki.cert())
+            .arg("--tls-key")
+            .arg(pki.key())
+            .arg("--audit-log")
+            .arg(&audit)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command.spawn().expect("kubectl-inject serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on https://").nth(1).map(str::trim) {
+                    let _ = tx.send(addr.to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "serve did not start listening:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Webhook {
+            child,
+            addr,
+            log,
+            audit,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The audit log's lines so far, parsed.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every audit line is JSON"))
+            .collect()
+    }
+
+    /// Waits until `condition` holds of the log (up to 20 s).
+    pub fn wait_for_log(&self, condition: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.log_text();
+            if condition(&text) {
+                return text;
+            }
+            assert!(Instant::now() < until, "the log never matched:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM (unix) and waits for the exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+        }
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                return self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTPS client that trusts only `ca_pem`, with its own runtime.
+pub struct HttpsClient {
+    runtime: tokio::runtime::Runtime,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// A response: status, body, and the server certificate's common name seen
+/// on this connection is not exposed by hyper; tests use [`server_cert_cn`].
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn root_store(ca_pem: &str) -> rustls::RootCertStore {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    roots
+}
+
+fn client_config(ca_pem: &str) -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(root_store(ca_pem))
+        .with_no_client_auth()
+}
+
+impl HttpsClient {
+    /// HTTP/1.1 with keep-alive (`http2`: HTTP/2, as API servers may use).
+    pub fn new(ca_pem: &str, http2: bool) -> HttpsClient {
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(client_config(ca_pem))
+            .https_only();
+        let connector = if http2 {
+            builder.enable_http2().build()
+        } else {
+            builder.enable_http1().build()
+        };
+        let mut client = Client::builder(TokioExecutor::new());
+        if http2 {
+            client.http2_only(true);
+        }
+        HttpsClient {
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: client.build(connector),
+        }
+    }
+
+    pub fn get(&self, url: &str) -> Reply {
+        self.send("GET", url, Vec::new())
+    }
+
+    pub fn post(&self, url: &str, body: impl Into<Vec<u8>>) -> Reply {
+        self.send("POST", url, body.into())
+    }
+
+    pub fn send(&self, method: &str, url: &str, body: Vec<u8>) -> Reply {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        self.runtime.block_on(async {
+            let response = self.client.request(request).await.expect("an HTTPS answer");
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            Reply {
+                status,
+                body: body.to_vec(),
+            }
+        })
+    }
+
+    /// The runtime, for tests that drive many requests concurrently.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+/// The common name of the certificate the server presents now, seen with a
+/// fresh TLS connection.
+pub fn server_cert_cn(addr: &str, ca_pem: &str) -> String {
+    use rustls::pki_types::ServerName;
+    use std::io::{Read, Write};
+    let config = Arc::new(client_config(ca_pem));
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    let certs = conn
+        .peer_certificates()
+        .expect("the server sent its certificate");
+    let der = certs[0].as_ref();
+    // The CN is the one printable string after the CN OID (2.5.4.3) in the
+    // subject; good enough for certificates this harness issued.
+    let oid = [0x55, 0x04, 0x03];
+    let mut found = String::new();
+    for i in 0..der.len().saturating_sub(oid.len() + 2) {
+        if der[i..i + 3] == oid {
+            let len = der[i + 4] as usize;
+            found = String::from_utf8_lossy(&der[i + 5..i + 5 + len]).into_owned();
+        }
+    }
+    found
+}
+
+/// An AdmissionReview v1 asking to create `pod` in `namespace`.
+pub fn pod_review(uid: &str, namespace: &str, pod: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+            "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": pod.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(""),
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "object": pod,
+            "oldObject": null,
+            "dryRun": false,
+            "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}
+        }
+    })
+}
+
+/// The response of an AdmissionReview answer, with its patch decoded and
+/// applied to `pod`: (allowed, the pod after, the response JSON).
+pub fn apply_answer(
+    pod: &serde_json::Value,
+    answer: &serde_json::Value,
+) -> (bool, serde_json::Value, serde_json::Value) {
+    use base64::Engine;
+    let response = answer["response"].clone();
+    let allowed = response["allowed"].as_bool().unwrap();
+    let mut after = pod.clone();
+    if let Some(patch) = response.get("patch").and_then(|p| p.as_str()) {
+        assert_eq!(response["patchType"], "JSONPatch");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(patch)
+            .expect("the patch is base64");
+        let patch: json_patch::Patch = serde_json::from_slice(&bytes).expect("a JSON Patch");
+        json_patch::patch(&mut after, &patch).expect("the patch applies to the pod");
+    }
+    (allowed, after, response)
+}
