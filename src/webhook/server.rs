@@ -314,10 +314,11 @@ fn namespace_labels(
     crate::model::selector::Labels,
 )> {
     match &state.namespaces {
+        // As `simulate` sees them: the Namespace objects, and the built-in
+        // namespaces every cluster has.
         NamespaceSource::FromSet => loaded
             .namespaces
             .get(name)
-            .filter(|ns| ns.object.is_some())
             .map(|ns| (ns.labels.clone(), ns.annotations.clone())),
         NamespaceSource::Cluster(cluster) => cluster.lookup(name),
     }
