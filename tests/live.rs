@@ -781,66 +781,30 @@ fn istio_proxy_image_drift_is_inj402() {
 
 // ---- the cluster's own policies -------------------------------------------
 
-fn crd(plural: &str, kind: &str, scope: &str) -> String {
-    format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: {plural}.kubectl-inject.dev}}
-spec:
-  group: kubectl-inject.dev
-  scope: {scope}
-  names: {{plural: {plural}, kind: {kind}, singular: {singular}}}
-  versions:
-    - name: v1alpha1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-",
-        singular = kind.to_lowercase()
-    )
-}
-
 /// Without PATHS, the policies and templates are the cluster's own
 /// (`kubectl-inject.dev` objects), when their CRDs are installed.
 #[test]
 fn cluster_policies_are_read_without_paths() {
     let Some(api) = apiserver() else { return };
-    // The CRDs stay (idempotent); the objects are this test's own and go.
-    api.apply(
-        &[
-            crd(
-                "clusterinjectionpolicies",
-                "ClusterInjectionPolicy",
-                "Cluster",
-            ),
-            crd("injectionpolicies", "InjectionPolicy", "Namespaced"),
-            crd("sidecartemplates", "SidecarTemplate", "Cluster"),
-        ]
-        .concat(),
-    );
-    api.kubectl(
-        &[
-            "wait",
-            "--for=condition=established",
-            "--timeout=30s",
-            "crd/clusterinjectionpolicies.kubectl-inject.dev",
-            "crd/injectionpolicies.kubectl-inject.dev",
-            "crd/sidecartemplates.kubectl-inject.dev",
-        ],
-        None,
-    );
+    // The CRDs users install (they stay); the objects are this test's own
+    // and go. A SidecarTemplate in the injector's namespace is cluster-wide.
+    api.install_crds();
+    let _ = api.try_kubectl(&["create", "namespace", "kubectl-inject-system"], None);
     let ns = unique("live-crd");
     let template = unique("crd-proxy");
     let policy = unique("crd-mesh");
-    let _template = api.delete_on_drop("sidecartemplates.kubectl-inject.dev", &template);
+    let _template = api.delete_in_on_drop(
+        "sidecartemplates.kubectl-inject.dev",
+        &template,
+        "kubectl-inject-system",
+    );
     let _policy = api.delete_on_drop("clusterinjectionpolicies.kubectl-inject.dev", &policy);
     api.apply(&format!(
         "apiVersion: kubectl-inject.dev/v1alpha1
 kind: SidecarTemplate
 metadata:
   name: {template}
+  namespace: kubectl-inject-system
 spec:
   version: 1.4.0
   containers:

@@ -191,3 +191,43 @@ fn enforcement_priority_service_accounts_and_selectors() {
     assert_eq!(payments["policy"], "team/payments-only");
     assert_eq!(payments["template"], "proxy@1.0.0");
 }
+
+/// A cluster keeps one object per name, so each template version is its own
+/// object `NAME-VERSION`: `envoy-proxy-1.5.0` at version 1.5.0 is template
+/// `envoy-proxy@1.5.0` for policies, pod annotations, `extends` and
+/// `${template.name}`; a name whose suffix is not its version stays whole.
+#[test]
+fn template_objects_named_by_version() {
+    let dir = "tests/fixtures/template-names";
+    let (code, stdout) = simulate(&["--format", "json", dir]);
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(code, Some(0), "no findings: {:#}", r["diagnostics"]);
+    let web = decision(&r, "Deployment/shop/web");
+    assert_eq!(
+        (web["decision"].as_str(), web["policy"].as_str()),
+        (Some("inject"), Some("mesh"))
+    );
+    assert_eq!(web["template"], "envoy-proxy@1.5.0");
+    assert_eq!(
+        decision(&r, "Deployment/shop/pinned")["template"],
+        "envoy-proxy@1.5.0",
+        "the highest version of `envoy-proxy`"
+    );
+    assert_eq!(
+        decision(&r, "Deployment/shop/worker")["template"],
+        "agent-2.0.0@1.0.0"
+    );
+
+    // The injected pod: the parent's (1.4.0) fields merged, names without the version.
+    let output = Command::cargo_bin("kubectl-inject")
+        .unwrap()
+        .args(["render", dir])
+        .output()
+        .unwrap();
+    let rendered = String::from_utf8(output.stdout).unwrap();
+    assert!(rendered.contains("value: envoy-proxy@1.5.0"), "{rendered}");
+    assert!(
+        rendered.contains(r#"\"template\":\"envoy-proxy\",\"version\":\"1.5.0\""#),
+        "the status annotation names the template: {rendered}"
+    );
+}

@@ -44,12 +44,6 @@ const ENABLED: &str = "kubectl-inject.dev/injection: enabled";
 /// namespaces and objects; its value is the configuration's name.
 const SELECT: &str = "kubectl-inject-e2e";
 
-const CRDS: &[&str] = &[
-    "clusterinjectionpolicies.kubectl-inject.dev",
-    "injectionpolicies.kubectl-inject.dev",
-    "sidecartemplates.kubectl-inject.dev",
-];
-
 // ---- the server and its registration ------------------------------------------
 
 /// `kubectl-inject serve` with the API server's kubeconfig (context `test`)
@@ -337,71 +331,10 @@ fn audited(webhook: &Webhook, endpoint: &str, namespace: &str, name: &str) -> Ve
 
 // ---- the CRDs ---------------------------------------------------------------------------
 
-/// The CRDs as tests/live.rs installs them (a copy, so that both files
-/// apply the very same objects and neither breaks the other): no schema
-/// beyond `type: object`, so everything about the objects' contents is the
-/// webhook's to check. Not `deploy/crds.yaml` (tests/deploy.rs checks
-/// those, under a group of its own): its SidecarTemplates are namespaced,
-/// these cluster-scoped, and a CRD's scope cannot change, so installing it
-/// under the real group would break tests/live.rs on a fresh server. The
-/// tests below pass under either set (they read the scope, and their
-/// refused object is one no CRD schema catches).
-fn crd(plural: &str, kind: &str, scope: &str) -> String {
-    format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: {plural}.kubectl-inject.dev}}
-spec:
-  group: kubectl-inject.dev
-  scope: {scope}
-  names: {{plural: {plural}, kind: {kind}, singular: {singular}}}
-  versions:
-    - name: v1alpha1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-",
-        singular = kind.to_lowercase()
-    )
-}
-
-/// Installs the kubectl-inject.dev CRDs unless they are there (a CRD's scope
-/// cannot change: whoever installed them first, this test works with
-/// theirs), waits until they are established, and returns the scope of
-/// SidecarTemplates (`Cluster` or `Namespaced`).
+/// Installs the CRDs users install (`deploy/crds.yaml`, shared with
+/// tests/live.rs) and returns the scope of SidecarTemplates.
 fn ensure_crds(api: &Apiserver) -> String {
-    let present = || {
-        let mut args = vec!["get", "crd", "-o", "name"];
-        args.extend_from_slice(CRDS);
-        api.try_kubectl(&args, None).status.success()
-    };
-    let yaml = [
-        crd(
-            "clusterinjectionpolicies",
-            "ClusterInjectionPolicy",
-            "Cluster",
-        ),
-        crd("injectionpolicies", "InjectionPolicy", "Namespaced"),
-        crd("sidecartemplates", "SidecarTemplate", "Cluster"),
-    ]
-    .concat();
-    let mut tries = 0;
-    while !present() {
-        // Another test may create them at the same moment (AlreadyExists).
-        let out = api.try_kubectl(&["apply", "-f", "-"], Some(&yaml));
-        tries += 1;
-        assert!(
-            out.status.success() || tries < 5,
-            "installing the CRDs: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let mut args = vec!["wait", "--for=condition=established", "--timeout=30s"];
-    let named: Vec<String> = CRDS.iter().map(|c| format!("crd/{c}")).collect();
-    args.extend(named.iter().map(String::as_str));
-    api.kubectl(&args, None);
+    api.install_crds();
     api.kubectl(
         &[
             "get",

@@ -23,6 +23,10 @@ pub struct ExplainArgs {
 pub struct SchemaArgs {
     /// Kind (SidecarTemplate, InjectionPolicy, ClusterInjectionPolicy, InjectionTest); lists them when omitted
     pub kind: Option<String>,
+    /// Print the CustomResourceDefinitions generated from the schemas (all
+    /// of them, or KIND's) as multi-document YAML, as deploy/crds.yaml holds them
+    #[arg(long)]
+    pub crd: bool,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +85,9 @@ pub fn explain(args: ExplainArgs) -> Outcome {
 }
 
 pub fn schema(args: SchemaArgs) -> Outcome {
+    if args.crd {
+        return crd(args.kind.as_deref());
+    }
     let Some(kind) = args.kind else {
         for kind in schema::kinds() {
             println!("{kind}");
@@ -96,6 +103,29 @@ pub fn schema(args: SchemaArgs) -> Outcome {
             help = format!("the kinds are: {}", schema::kinds().join(", ")),
             "no schema for kind `{kind}`"
         )),
+    }
+}
+
+/// `schema --crd [KIND]`.
+fn crd(kind: Option<&str>) -> Outcome {
+    match schema::crd::yaml(kind) {
+        Some(text) => {
+            print!("{text}");
+            Outcome::Clean
+        }
+        None => {
+            let kinds: Vec<&str> = schema::crd::kinds().collect();
+            let kind = kind.unwrap_or_default();
+            let why = if schema::schema_text(kind).is_some() {
+                format!("`{kind}` is not a cluster resource: it has no CustomResourceDefinition")
+            } else {
+                format!("no CustomResourceDefinition for kind `{kind}`")
+            };
+            fail(miette::miette!(
+                help = format!("the kinds with one are: {}", kinds.join(", ")),
+                "{why}"
+            ))
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::injectors::own::template::template_name;
 use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
@@ -13,7 +14,10 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("duplicate_object.md"),
 };
 
-/// Identity of an object for this rule: templates are distinct per version.
+/// Identity of an object for this rule: templates are distinct per version,
+/// and named as the catalogue names them (`envoy-proxy-1.5.0` at version
+/// `1.5.0` is `envoy-proxy@1.5.0`, the same template as `envoy-proxy` at
+/// that version).
 fn identity(
     object: &Object,
     default_namespace: &str,
@@ -24,7 +28,7 @@ fn identity(
     let mut name = object.name.clone();
     if object.is_own() && object.kind == "SidecarTemplate" {
         let version = object.root.get("spec").and_then(|s| s.get_str("version"))?;
-        name = format!("{name}@{version}");
+        name = format!("{}@{}", template_name(&name, version), version.trim());
     }
     Some((
         object.group().to_owned(),
@@ -71,4 +75,51 @@ pub fn check(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+
+    fn objects(text: &str) -> Vec<Object> {
+        let parsed = crate::yaml::parse_stream(text, &crate::yaml::Limits::default());
+        parsed
+            .documents
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (_, root))| Object::from_root(FileId(0), i, root))
+            .collect()
+    }
+
+    fn template(name: &str, version: &str) -> String {
+        format!(
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: SidecarTemplate\nmetadata: {{name: {name}}}\nspec: {{version: {version}}}\n---\n"
+        )
+    }
+
+    #[test]
+    fn a_version_in_the_name_is_the_same_template() {
+        let both = [
+            template("envoy-proxy", "1.5.0"),
+            template("envoy-proxy-1.5.0", "1.5.0"),
+        ]
+        .concat();
+        let found = check(&objects(&both), "default");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].message.contains("`envoy-proxy@1.5.0`"),
+            "{}",
+            found[0].message
+        );
+
+        let versions = [
+            template("envoy-proxy-1.4.0", "1.4.0"),
+            template("envoy-proxy-1.5.0", "1.5.0"),
+            template("envoy-proxy", "1.6.0"),
+            template("envoy-proxy-1.5.0", "1.7.0"),
+        ]
+        .concat();
+        assert!(check(&objects(&versions), "default").is_empty());
+    }
 }

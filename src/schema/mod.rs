@@ -9,6 +9,8 @@
 //! its `$id`, and nothing is ever fetched. Each kind's validator is built once
 //! and shared by all threads.
 
+pub mod crd;
+
 use std::sync::OnceLock;
 
 use jsonschema::{Registry, Validator};
@@ -69,6 +71,12 @@ fn find(kind: &str) -> Option<(usize, &'static KindSchema)> {
 /// `kubectl inject schema KIND`.
 pub fn schema_text(kind: &str) -> Option<&'static str> {
     find(kind).map(|(_, s)| s.text)
+}
+
+/// The file name of `kind`'s schema (case-insensitive) under `schemas/`;
+/// its `$id` is [`BASE_URI`] plus this.
+pub fn file_of(kind: &str) -> Option<&'static str> {
+    find(kind).map(|(_, s)| s.file)
 }
 
 /// The generated Kubernetes definitions the kind schemas reference.
@@ -237,11 +245,31 @@ mod tests {
             );
             assert_eq!(schema["title"], *kind);
             assert_eq!(schema["properties"]["kind"]["const"], *kind);
-            // The shared ObjectMeta is copied into every schema; keep the copies equal.
+            // The shared ObjectMeta is copied into every schema; keep the
+            // copies equal, but for the SidecarTemplate's word on names.
+            let object_meta = |schema: &Value| {
+                let mut meta = schema["$defs"]["objectMeta"].clone();
+                meta["properties"]["name"]
+                    .as_object_mut()
+                    .map(|name| name.remove("description"));
+                meta
+            };
             assert_eq!(
-                schema["$defs"]["objectMeta"],
-                serde_json::from_str::<Value>(SCHEMAS[0].text).unwrap()["$defs"]["objectMeta"],
+                object_meta(&schema),
+                object_meta(&serde_json::from_str::<Value>(SCHEMAS[0].text).unwrap()),
                 "{kind}"
+            );
+            let name = schema["$defs"]["objectMeta"]["properties"]["name"]["description"]
+                .as_str()
+                .unwrap();
+            assert!(
+                name.starts_with("Name of the object: a DNS-1123 subdomain"),
+                "{kind}"
+            );
+            assert_eq!(
+                name.contains("`NAME-VERSION`"),
+                *kind == "SidecarTemplate",
+                "{kind}: {name}"
             );
             assert_descriptions(kind, "", &schema);
         }

@@ -66,11 +66,8 @@ pub struct Record {
     pub outcome: &'static str,
     pub allowed: bool,
     pub patched: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub template_version: Option<String>,
     pub reasons: Vec<String>,
     /// `hit` or `miss` in the injection cache.
@@ -514,7 +511,20 @@ fn cache_key(pod: &Value, namespace: &str, labels: Option<&(Labels, Labels)>) ->
 /// else the pod itself.
 pub fn as_workload(pod: &Value, namespace: &str) -> Value {
     let Some((kind, name)) = controller(pod) else {
-        return pod.clone();
+        let mut pod = pod.clone();
+        // A pod named by the API server after admission: its prefix, as
+        // the name `${pod.name}` and the rollout bucket see.
+        if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut)
+            && metadata
+                .get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str)
+        {
+            let name = prefix.trim_end_matches('-').to_owned();
+            metadata.insert("name".into(), Value::String(name));
+        }
+        return pod;
     };
     let api_version = match kind {
         "Job" | "CronJob" => "batch/v1",
@@ -562,10 +572,7 @@ fn controller(pod: &Value) -> Option<(&'static str, String)> {
             None => ("ReplicaSet", name.to_owned()),
         },
         "Job" => match name.rsplit_once('-') {
-            Some((cronjob, minutes))
-                if (8..=10).contains(&minutes.len())
-                    && minutes.bytes().all(|b| b.is_ascii_digit()) =>
-            {
+            Some((cronjob, minutes)) if scheduled_recently(minutes) => {
                 ("CronJob", cronjob.to_owned())
             }
             _ => ("Job", name.to_owned()),
@@ -575,6 +582,17 @@ fn controller(pod: &Value) -> Option<(&'static str, String)> {
         "ReplicationController" => ("ReplicationController", name.to_owned()),
         _ => return None,
     })
+}
+
+/// Whether a Job name's suffix is what the CronJob controller appends: the
+/// scheduled time in minutes since 1970, within the last year (so a Job
+/// named `backup-20241115` by hand stays a Job).
+fn scheduled_recently(minutes: &str) -> bool {
+    let Ok(minutes) = minutes.parse::<u64>() else {
+        return false;
+    };
+    let now = jiff::Timestamp::now().as_second().max(0) as u64 / 60;
+    minutes <= now + 24 * 60 && minutes + 366 * 24 * 60 >= now
 }
 
 #[cfg(test)]
@@ -596,7 +614,9 @@ mod tests {
 
     #[test]
     fn a_cronjob_pod_is_judged_as_its_cronjob() {
-        let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": "nightly-28391230", "controller": true}]}});
+        let minutes = jiff::Timestamp::now().as_second() / 60 - 90;
+        let job = format!("nightly-{minutes}");
+        let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": job, "controller": true}]}});
         let workload = as_workload(&pod, "batch");
         assert_eq!(workload["kind"], "CronJob");
         assert_eq!(workload["metadata"]["name"], "nightly");
@@ -605,15 +625,19 @@ mod tests {
                 .pointer("/spec/jobTemplate/spec/template/metadata")
                 .is_some()
         );
-        let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": "migrate-2", "controller": true}]}});
-        assert_eq!(as_workload(&pod, "batch")["kind"], "Job");
+        for job in ["migrate-2", "backup-20241115", "nightly-28391230"] {
+            let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": job, "controller": true}]}});
+            assert_eq!(as_workload(&pod, "batch")["kind"], "Job", "{job}");
+        }
     }
 
     #[test]
     fn bare_pods_and_foreign_owners_stay_pods() {
         let pod = json!({"kind": "Pod", "metadata": {"name": "debug"}});
         assert_eq!(as_workload(&pod, "ns"), pod);
-        let pod = json!({"kind": "Pod", "metadata": {"name": "x", "ownerReferences": [{"kind": "Workflow", "name": "w"}]}});
-        assert_eq!(as_workload(&pod, "ns")["kind"], "Pod");
+        let pod = json!({"kind": "Pod", "metadata": {"generateName": "train-", "ownerReferences": [{"kind": "Workflow", "name": "w"}]}});
+        let workload = as_workload(&pod, "ns");
+        assert_eq!(workload["kind"], "Pod");
+        assert_eq!(workload["metadata"]["name"], "train");
     }
 }

@@ -394,7 +394,55 @@ current-context: {name}
             server: self,
             kind: kind.to_owned(),
             name: name.to_owned(),
+            namespace: None,
         }
+    }
+
+    /// [`Apiserver::delete_on_drop`] for an object of `namespace`.
+    pub fn delete_in_on_drop(&self, kind: &str, name: &str, namespace: &str) -> DeleteOnDrop<'_> {
+        DeleteOnDrop {
+            server: self,
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            namespace: Some(namespace.to_owned()),
+        }
+    }
+
+    /// Installs the `kubectl-inject.dev` CRDs users install
+    /// (`deploy/crds.yaml`) and waits until they are established. Several
+    /// test processes may race to create them: a failed apply is retried
+    /// while they are still missing.
+    pub fn install_crds(&self) {
+        const CRDS: [&str; 3] = [
+            "crd/clusterinjectionpolicies.kubectl-inject.dev",
+            "crd/injectionpolicies.kubectl-inject.dev",
+            "crd/sidecartemplates.kubectl-inject.dev",
+        ];
+        let yaml = std::fs::read_to_string(super::package_root().join("deploy/crds.yaml"))
+            .expect("deploy/crds.yaml is readable");
+        let mut tries = 0;
+        loop {
+            let out = self.try_kubectl(&["apply", "-f", "-"], Some(&yaml));
+            tries += 1;
+            if out.status.success() {
+                break;
+            }
+            let mut get = vec!["get"];
+            get.extend_from_slice(&CRDS);
+            let present = self.try_kubectl(&get, None).status.success();
+            assert!(
+                present || tries < 5,
+                "installing deploy/crds.yaml: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if present {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut wait = vec!["wait", "--for=condition=established", "--timeout=30s"];
+        wait.extend_from_slice(&CRDS);
+        self.kubectl(&wait, None);
     }
 }
 
@@ -402,14 +450,16 @@ pub struct DeleteOnDrop<'a> {
     server: &'a Apiserver,
     kind: String,
     name: String,
+    namespace: Option<String>,
 }
 
 impl Drop for DeleteOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = self.server.try_kubectl(
-            &["delete", &self.kind, &self.name, "--ignore-not-found"],
-            None,
-        );
+        let mut args = vec!["delete", &self.kind, &self.name, "--ignore-not-found"];
+        if let Some(namespace) = &self.namespace {
+            args.extend_from_slice(&["-n", namespace]);
+        }
+        let _ = self.server.try_kubectl(&args, None);
     }
 }
 

@@ -177,6 +177,41 @@ impl Webhook {
             .collect()
     }
 
+    /// How many log lines there are so far (for [`Webhook::wait_for_log_since`]).
+    pub fn log_mark(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// The log lines from `mark` on.
+    pub fn log_since(&self, mark: usize) -> String {
+        let lines = self.log.lock().unwrap();
+        lines.get(mark..).unwrap_or_default().join("\n")
+    }
+
+    /// Waits until `condition` holds of the log lines from `mark` on (up to
+    /// 20 s), and returns them.
+    pub fn wait_for_log_since(&self, mark: usize, condition: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.log_since(mark);
+            if condition(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < until,
+                "the log never matched; since the mark:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `/metrics`, as text.
+    pub fn metrics(&self, client: &HttpsClient) -> String {
+        let reply = client.get(&self.url("/metrics"));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.text()
+    }
+
     /// Waits until `condition` holds of the log (up to 20 s).
     pub fn wait_for_log(&self, condition: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + Duration::from_secs(20);
@@ -297,21 +332,24 @@ impl HttpsClient {
     }
 
     pub fn send(&self, method: &str, url: &str, body: Vec<u8>) -> Reply {
+        self.runtime.block_on(self.send_async(method, url, body))
+    }
+
+    /// [`HttpsClient::send`] as a future, to run many on [`HttpsClient::runtime`].
+    pub async fn send_async(&self, method: &str, url: &str, body: Vec<u8>) -> Reply {
         let request = hyper::Request::builder()
             .method(method)
             .uri(url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .unwrap();
-        self.runtime.block_on(async {
-            let response = self.client.request(request).await.expect("an HTTPS answer");
-            let status = response.status().as_u16();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            Reply {
-                status,
-                body: body.to_vec(),
-            }
-        })
+        let response = self.client.request(request).await.expect("an HTTPS answer");
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            body: body.to_vec(),
+        }
     }
 
     /// The runtime, for tests that drive many requests concurrently.
@@ -337,9 +375,13 @@ pub fn server_cert_cn(addr: &str, ca_pem: &str) -> String {
     let certs = conn
         .peer_certificates()
         .expect("the server sent its certificate");
-    let der = certs[0].as_ref();
-    // The CN is the one printable string after the CN OID (2.5.4.3) in the
-    // subject; good enough for certificates this harness issued.
+    common_name(certs[0].as_ref())
+}
+
+/// The common name of a DER certificate: the one printable string after the
+/// last CN OID (2.5.4.3), the subject's; good enough for certificates this
+/// harness issued.
+fn common_name(der: &[u8]) -> String {
     let oid = [0x55, 0x04, 0x03];
     let mut found = String::new();
     for i in 0..der.len().saturating_sub(oid.len() + 2) {
@@ -349,6 +391,175 @@ pub fn server_cert_cn(addr: &str, ca_pem: &str) -> String {
         }
     }
     found
+}
+
+/// One HTTP/1.1 keep-alive connection over TLS, driven by hand: every
+/// request goes over this very connection (hyper's pool would silently open
+/// a new one if the server closed it), and the certificate it was opened
+/// with stays visible.
+pub struct KeepAlive {
+    conn: rustls::ClientConnection,
+    sock: std::net::TcpStream,
+}
+
+impl KeepAlive {
+    /// Connects and completes the TLS handshake.
+    pub fn open(addr: &str, ca_pem: &str) -> KeepAlive {
+        use rustls::pki_types::ServerName;
+        let config = Arc::new(client_config(ca_pem));
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).expect("the TLS handshake");
+        }
+        KeepAlive { conn, sock }
+    }
+
+    /// The common name of the certificate this connection was opened with.
+    pub fn server_cn(&self) -> String {
+        let certs = self
+            .conn
+            .peer_certificates()
+            .expect("the server sent its certificate");
+        common_name(certs[0].as_ref())
+    }
+
+    /// `METHOD PATH` with a JSON body (keep-alive), and its answer.
+    pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
+        let mut bytes = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body);
+        self.send_raw(&bytes)
+    }
+
+    /// A POST whose body is sent chunked, without a Content-Length (the
+    /// size is known only once it has been read).
+    pub fn post_chunked(&mut self, path: &str, body: &[u8]) -> Reply {
+        let mut bytes = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .into_bytes();
+        for chunk in body.chunks(512) {
+            bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            bytes.extend_from_slice(chunk);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(b"0\r\n\r\n");
+        self.send_raw(&bytes)
+    }
+
+    /// Writes `request` (a whole HTTP/1.1 request) and reads one response
+    /// (with a Content-Length, as the server always sends).
+    pub fn send_raw(&mut self, request: &[u8]) -> Reply {
+        use std::io::{Read, Write};
+        let mut tls = rustls::Stream::new(&mut self.conn, &mut self.sock);
+        tls.write_all(request)
+            .expect("writing over the kept-alive connection");
+        tls.flush().unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        let (head_end, length) = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+                    .expect("a Content-Length");
+                break (end + 4, length);
+            }
+            let n = tls.read(&mut chunk).expect("reading the answer");
+            assert!(n > 0, "the server closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        while buf.len() < head_end + length {
+            let n = tls.read(&mut chunk).expect("reading the answer");
+            assert!(n > 0, "the server closed the connection mid-answer");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let status_line = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("an HTTP status line");
+        Reply {
+            status,
+            body: buf[head_end..head_end + length].to_vec(),
+        }
+    }
+}
+
+/// The value of one Prometheus series (`name{labels}` exactly as encoded),
+/// if `/metrics` has it.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+/// Polls `probe` until it returns `Some` (up to `timeout`).
+pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An AdmissionReview v1 about any object: `gvk` is (group, version, kind).
+pub fn review(
+    uid: &str,
+    operation: &str,
+    gvk: (&str, &str, &str),
+    resource: &str,
+    namespace: Option<&str>,
+    object: &serde_json::Value,
+) -> serde_json::Value {
+    let (group, version, kind) = gvk;
+    let mut review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": resource},
+            "name": object.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or(""),
+            "operation": operation,
+            "userInfo": {"username": "kubernetes-admin"},
+            "object": object,
+            "oldObject": if operation == "UPDATE" { object.clone() } else { serde_json::Value::Null },
+            "dryRun": false
+        }
+    });
+    if let Some(namespace) = namespace {
+        review["request"]["namespace"] = namespace.into();
+    }
+    review
+}
+
+/// The patch of an AdmissionReview answer, decoded, if it has one.
+pub fn answer_patch(answer: &serde_json::Value) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let patch = answer.pointer("/response/patch")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .expect("the patch is base64");
+    Some(serde_json::from_slice(&bytes).expect("the patch is JSON"))
 }
 
 /// An AdmissionReview v1 asking to create `pod` in `namespace`.

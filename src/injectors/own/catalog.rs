@@ -436,6 +436,18 @@ impl Catalog {
                 "`{name}` is defined only in namespace {elsewhere}, which {here} cannot see: define it cluster-wide (no `metadata.namespace`) or in the namespace that uses it"
             );
         }
+        // The object's name of a version (`envoy-proxy-1.5.0`), not the template's.
+        let by_object = self.templates.iter().find(|t| {
+            (t.namespace.is_none() || t.namespace.as_deref() == namespace)
+                && format!("{}-{}", t.name, t.version) == *name
+        });
+        if let Some(t) = by_object {
+            let id = t.id();
+            return format!(
+                "`{name}` is the object that defines template `{id}`: a template is named without the version its object's name ends with, so name it `{id}` (or `{}` for the highest version)",
+                t.name
+            );
+        }
         let visible = self
             .by_name
             .iter()
@@ -800,6 +812,29 @@ mod tests {
 
     fn r(text: &str) -> TemplateRef {
         TemplateRef::parse(text)
+    }
+
+    #[test]
+    fn versions_named_by_object_are_one_template() {
+        // A cluster keeps one object per name: `proxy-2.0.0` is `proxy@2.0.0`.
+        let objs = objects(&[
+            &template("proxy", None, json!({"version": "1.0.0"})),
+            &template("proxy-2.0.0", None, json!({"version": "2.0.0"})),
+            &template(
+                "child-1.0.0",
+                None,
+                json!({"version": "1.0.0", "extends": "proxy@2.0.0"}),
+            ),
+        ]);
+        let (catalog, diagnostics) = Catalog::build(&objs);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(catalog.find(&r("proxy"), "shop"), Some(1));
+        assert_eq!(catalog.find(&r("proxy@1.0.0"), "shop"), Some(0));
+        assert_eq!(catalog.find(&r("child@1.0.0"), "shop"), Some(2));
+        assert_eq!(catalog.find(&r("proxy-2.0.0"), "shop"), None);
+        assert_eq!(catalog.templates[2].name, "child");
+        let help = catalog.missing_help(&r("proxy-2.0.0"), Some("shop"));
+        assert!(help.contains("name it `proxy@2.0.0`"), "{help}");
     }
 
     #[test]

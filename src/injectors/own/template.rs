@@ -93,9 +93,30 @@ impl std::fmt::Display for TemplateRef {
     }
 }
 
+/// The template name a SidecarTemplate object defines, from its
+/// `metadata.name` and `spec.version` (as written): the name without a
+/// trailing `-VERSION` (`envoy-proxy-1.5.0` at version `1.5.0` is
+/// `envoy-proxy`), else the name itself.
+///
+/// A repository may keep every version of a template under one
+/// `metadata.name`, but a cluster keeps one object per name; there each
+/// version is its own object, `NAME-VERSION`. Both spellings name the same
+/// template, so policies write `envoy-proxy@1.5.0` either way.
+pub fn template_name<'a>(object_name: &'a str, version: &str) -> &'a str {
+    let version = version.trim();
+    if version.is_empty() {
+        return object_name;
+    }
+    object_name
+        .strip_suffix(version)
+        .and_then(|rest| rest.strip_suffix('-'))
+        .filter(|name| !name.is_empty())
+        .unwrap_or(object_name)
+}
+
 impl Template {
     /// Reads a SidecarTemplate object; `None` when it is not one or its spec
-    /// is malformed (INJ002 reports that).
+    /// is malformed (INJ002 reports that). Its name is [`template_name`].
     pub fn from_object(index: usize, object: &Object) -> Option<Template> {
         if !object.is_own() || object.kind != "SidecarTemplate" || object.name.is_empty() {
             return None;
@@ -104,7 +125,7 @@ impl Template {
         let version = semver::Version::parse(spec.version.trim()).ok()?;
         Some(Template {
             object: index,
-            name: object.name.clone(),
+            name: template_name(&object.name, &spec.version).to_owned(),
             namespace: object.namespace.clone(),
             version,
             spec,
@@ -180,5 +201,46 @@ mod tests {
         );
         assert_eq!(TemplateRef::parse("envoy-proxy").version, None);
         assert_eq!(TemplateRef::parse("a@1.0.0").to_string(), "a@1.0.0");
+    }
+
+    #[test]
+    fn a_trailing_version_is_not_part_of_the_name() {
+        assert_eq!(template_name("envoy-proxy-1.5.0", "1.5.0"), "envoy-proxy");
+        assert_eq!(template_name("envoy-proxy-1.5.0", " 1.5.0 "), "envoy-proxy");
+        assert_eq!(template_name("envoy-proxy", "1.5.0"), "envoy-proxy");
+        assert_eq!(template_name("proxy-2.0.0-rc.1", "2.0.0-rc.1"), "proxy");
+        // Another version, no dash, or nothing before it: the name as written.
+        assert_eq!(
+            template_name("envoy-proxy-1.5.0", "1.4.0"),
+            "envoy-proxy-1.5.0"
+        );
+        assert_eq!(
+            template_name("envoy-proxy-11.5.0", "1.5.0"),
+            "envoy-proxy-11.5.0"
+        );
+        assert_eq!(template_name("proxy1.5.0", "1.5.0"), "proxy1.5.0");
+        assert_eq!(template_name("1.5.0", "1.5.0"), "1.5.0");
+        assert_eq!(template_name("-1.5.0", "1.5.0"), "-1.5.0");
+        assert_eq!(template_name("proxy", ""), "proxy");
+    }
+
+    fn object(name: &str, version: &str) -> Object {
+        let text = format!(
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: SidecarTemplate\nmetadata: {{name: {name}}}\nspec: {{version: {version}}}\n"
+        );
+        let parsed = crate::yaml::parse_stream(&text, &crate::yaml::Limits::default());
+        let (_, root) = parsed.documents.into_iter().next().expect("one document");
+        Object::from_root(crate::source::FileId(0), 0, root).expect("an object")
+    }
+
+    #[test]
+    fn templates_take_their_name_without_the_version() {
+        let by_version = Template::from_object(0, &object("envoy-proxy-1.5.0", "1.5.0")).unwrap();
+        assert_eq!(by_version.name, "envoy-proxy");
+        assert_eq!(by_version.id(), "envoy-proxy@1.5.0");
+        let plain = Template::from_object(0, &object("envoy-proxy", "1.5.0")).unwrap();
+        assert_eq!(plain.id(), by_version.id());
+        let other = Template::from_object(0, &object("envoy-proxy-1.5.0", "1.6.0")).unwrap();
+        assert_eq!(other.id(), "envoy-proxy-1.5.0@1.6.0");
     }
 }
