@@ -370,7 +370,10 @@ pub fn check(objects: &[Object], webhooks: &Webhooks) -> Vec<Diagnostic> {
                 .path(pointer)
         };
         let injects_pods = webhook.rules.iter().any(WebhookRule::matches_pod_create);
-        let injector = webhook.injector().filter(|_| injects_pods);
+        let injector = webhook
+            .injector()
+            .or_else(|| calls_own_injector(webhook).then_some(crate::engine::OWN_INJECTOR))
+            .filter(|_| injects_pods);
         if let (Some(injector), FailurePolicy::Ignore) = (injector, webhook.failure_policy) {
             out.push(place(
                 webhook_misconfigured::failure_ignored(
@@ -425,8 +428,20 @@ pub fn check(objects: &[Object], webhooks: &Webhooks) -> Vec<Diagnostic> {
     out
 }
 
-/// The label domain of each known injector's own vocabulary.
+/// Whether a webhook calls the repository's own injector (`serve`, as
+/// `deploy/` installs it): its name is under `kubectl-inject.dev`, or the
+/// Service it calls is `kubectl-inject`.
+fn calls_own_injector(webhook: &Webhook) -> bool {
+    let service = match &webhook.client {
+        Client::Service { name, .. } => Some(name.as_str()),
+        _ => None,
+    };
+    webhook.name.ends_with(".kubectl-inject.dev") || service == Some("kubectl-inject")
+}
+
+/// The label domain of each injector's own vocabulary.
 const DOMAINS: &[(&str, &str)] = &[
+    (crate::engine::OWN_INJECTOR, "kubectl-inject.dev"),
     ("istio", "istio.io"),
     ("linkerd", "linkerd.io"),
     ("vault", "vault.hashicorp.com"),
