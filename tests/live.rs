@@ -18,7 +18,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::apiserver::{ADMIN_TOKEN, Apiserver, Run, apiserver, inject, unique};
+use common::apiserver::{
+    ADMIN_TOKEN, Apiserver, Run, apiserver, inject, namespace, pod, pod_with, unique,
+};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -49,42 +51,6 @@ fn policy_dir(version: &str) -> tempfile::TempDir {
         ("templates.yaml", &templates()),
         ("policy.yaml", &policy(version)),
     ])
-}
-
-fn namespace(name: &str, labels: &[&str]) -> String {
-    format!(
-        "apiVersion: v1
-kind: Namespace
-metadata:
-  name: {name}
-  labels: {{{}}}
----
-",
-        labels.join(", ")
-    )
-}
-
-/// A bare Pod without any sidecar.
-fn pod(ns: &str, name: &str) -> String {
-    pod_with(ns, name, &format!("labels: {{app: {name}}}"))
-}
-
-/// A Pod whose metadata has `meta` (YAML at the indentation of `name:`).
-fn pod_with(ns: &str, name: &str, meta: &str) -> String {
-    format!(
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-  namespace: {ns}
-  {meta}
-spec:
-  containers:
-    - name: app
-      image: registry.example.com/{name}:1.0.0
----
-"
-    )
 }
 
 /// `pod(ns, name)` injected by `kubectl-inject render` with the policy

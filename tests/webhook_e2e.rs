@@ -26,7 +26,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::apiserver::{Apiserver, apiserver, unique};
+use common::apiserver::{Apiserver, apiserver, namespace, pod, unique};
 use common::webhook::{HttpsClient, Pki, Webhook};
 use serde_json::Value;
 
@@ -139,62 +139,7 @@ webhooks:
     )
 }
 
-/// Deletes an object when dropped, also when the test fails
-/// (`kubectl delete ARGS… --ignore-not-found`).
-struct Delete<'a> {
-    api: &'a Apiserver,
-    args: Vec<String>,
-}
-
-impl<'a> Delete<'a> {
-    fn new(api: &'a Apiserver, args: &[&str]) -> Delete<'a> {
-        Delete {
-            api,
-            args: args.iter().map(|&a| a.to_owned()).collect(),
-        }
-    }
-}
-
-impl Drop for Delete<'_> {
-    fn drop(&mut self) {
-        let mut args = vec!["delete"];
-        args.extend(self.args.iter().map(String::as_str));
-        args.push("--ignore-not-found");
-        let _ = self.api.try_kubectl(&args, None);
-    }
-}
-
 // ---- objects ---------------------------------------------------------------------
-
-fn namespace(name: &str, labels: &[&str]) -> String {
-    format!(
-        "apiVersion: v1
-kind: Namespace
-metadata:
-  name: {name}
-  labels: {{{}}}
----
-",
-        labels.join(", ")
-    )
-}
-
-/// A bare Pod `name` with the label `app: NAME` and one container.
-fn pod(ns: &str, name: &str) -> String {
-    format!(
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-  namespace: {ns}
-  labels: {{app: {name}}}
-spec:
-  containers:
-    - name: app
-      image: registry.example.com/{name}:1.0.0
-"
-    )
-}
 
 /// The names of a pod's containers and init containers.
 fn container_names(pod: &Value) -> (Vec<String>, Vec<String>) {
@@ -460,15 +405,8 @@ fn pods_are_injected_from_the_clusters_policies() {
         _ => String::new(),
     };
     api.apply(&namespace(&templates, &[]));
-    let _template = Delete::new(
-        api,
-        &[
-            "sidecartemplates.kubectl-inject.dev",
-            &template,
-            "-n",
-            &templates,
-        ],
-    );
+    let _template =
+        api.delete_in_on_drop("sidecartemplates.kubectl-inject.dev", &template, &templates);
     api.apply(&format!(
         "apiVersion: kubectl-inject.dev/v1alpha1
 kind: SidecarTemplate

@@ -597,3 +597,40 @@ pub fn inject(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Run {
         elapsed: started.elapsed(),
     }
 }
+
+/// A Namespace with `labels` (`key: value` strings), as YAML for `apply`.
+pub fn namespace(name: &str, labels: &[&str]) -> String {
+    format!(
+        "apiVersion: v1
+kind: Namespace
+metadata:
+  name: {name}
+  labels: {{{}}}
+---
+",
+        labels.join(", ")
+    )
+}
+
+/// A bare Pod labelled `app: NAME`, with one container and no sidecar.
+pub fn pod(ns: &str, name: &str) -> String {
+    pod_with(ns, name, &format!("labels: {{app: {name}}}"))
+}
+
+/// A Pod whose metadata has `meta` (YAML at the indentation of `name:`).
+pub fn pod_with(ns: &str, name: &str, meta: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: {ns}
+  {meta}
+spec:
+  containers:
+    - name: app
+      image: registry.example.com/{name}:1.0.0
+---
+"
+    )
+}
