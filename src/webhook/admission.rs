@@ -7,11 +7,14 @@
 //!   checked with `lint`'s schemas and rules together with the set it
 //!   would join, refused on errors.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use serde::Serialize;
+use base64::Engine;
+use kube::core::admission::Operation;
+use kube::core::{GroupVersionKind, ObjectMeta, Status};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::diagnostic::Severity;
@@ -24,7 +27,7 @@ use crate::model::{GROUP, Object};
 use crate::source::FileId;
 use crate::yaml::Node;
 
-use super::policy_sets::{Loaded, SetInput, SetOptions, cluster_object, one_line};
+use super::policy_sets::{InjectionCache, Loaded, SetInput, SetOptions, cluster_object, one_line};
 
 /// What to answer when the injector cannot inject a pod it should (a
 /// missing template, tied policies, a deadline missed).
@@ -86,7 +89,9 @@ pub struct Cached {
     /// `name@version`.
     pub template: Option<String>,
     pub reasons: Vec<String>,
-    pub patch: Option<json_patch::Patch>,
+    /// The JSONPatch as `response.patch` carries it (serialised and base64
+    /// encoded once, for all the replicas; and cheap to drop).
+    pub patch: Option<Arc<str>>,
     /// Findings about the injected pod (INJ301 …), as API warnings.
     pub warnings: Vec<String>,
 }
@@ -110,7 +115,7 @@ pub fn inject(
         Err(answer) => return *answer,
     };
     let mut record = Record::of("inject", &request);
-    let response = AdmissionResponse::from(&request);
+    let response = Response::allow(&request.uid);
     if !request.kind.group.is_empty() || request.kind.kind != "Pod" {
         return ignored(response, record, "not a Pod");
     }
@@ -120,22 +125,21 @@ pub fn inject(
     if request.sub_resource.is_some() {
         return ignored(response, record, "a subresource");
     }
-    let Some(object) = &request.object else {
+    let Some(pod) = request.object else {
         return invalid(400, "a CREATE request without an object".into(), record);
-    };
-    let pod = match serde_json::to_value(object) {
-        Ok(pod) => pod,
-        Err(e) => return invalid(400, format!("the pod cannot be read: {e}"), record),
     };
     let namespace = request
         .namespace
-        .clone()
-        .or_else(|| object.metadata.namespace.clone())
+        .or_else(|| {
+            pod.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "default".to_owned());
     record.namespace.clone_from(&namespace);
     let labels = namespaces(&namespace);
 
-    let key = cache_key(&pod, &namespace, labels.as_ref());
+    let key = cache_key(&loaded.cache, &pod, &namespace, labels.as_ref());
     let (cached, hit) = match loaded.cache.get(key) {
         Some(cached) => (cached, true),
         None => {
@@ -155,6 +159,10 @@ fn decide(
     namespace: &str,
     labels: Option<(Labels, Labels)>,
 ) -> Cached {
+    // The API server applies the patch to the pod it sent, which is not
+    // quite the engine's view of it (below; an empty `spec` where the pod
+    // has none).
+    let sent = pod.clone();
     // The object the engine sees: the controller that would recreate the
     // pod, as `simulate` and `render` see it in the repository (its name
     // and kind choose the rollout bucket and `${pod.name}`).
@@ -163,7 +171,7 @@ fn decide(
             .entry("namespace")
             .or_insert_with(|| Value::String(namespace.to_owned()));
     }
-    let workload = as_workload(&pod, namespace);
+    let workload = into_workload(pod, namespace);
     let workload_name = format!(
         "{}/{}",
         workload["kind"].as_str().unwrap_or("Pod"),
@@ -206,7 +214,26 @@ fn decide(
     };
     let patch = match (&result.pod_before, &result.pod_after) {
         (Some(before), Some(after)) if own.decision == Outcome::Inject => {
-            Some(json_patch::diff(before, after)).filter(|p| !p.0.is_empty())
+            let patch = json_patch::diff(before, after);
+            let mut applied = sent;
+            if patch.0.is_empty() {
+                None
+            } else if let Err(e) = json_patch::patch(&mut applied, &patch) {
+                // Found by the `admission` fuzz target: a pod without
+                // `spec` got `add /spec/initContainers`. The API server
+                // would fail the request with its own error; this way it
+                // is an injection error, answered per `--on-error`.
+                return error(format!(
+                    "the injection does not apply as a patch to the pod as sent ({e})"
+                ));
+            } else {
+                match serde_json::to_vec(&patch) {
+                    Ok(bytes) => Some(Arc::from(
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    )),
+                    Err(e) => return error(format!("the patch cannot be written: {e}")),
+                }
+            }
         }
         _ => None,
     };
@@ -227,12 +254,7 @@ fn decide(
     }
 }
 
-fn respond(
-    response: AdmissionResponse,
-    mut record: Record,
-    cached: &Cached,
-    on_error: OnError,
-) -> Answer {
+fn respond(response: Response, mut record: Record, cached: &Cached, on_error: OnError) -> Answer {
     record.outcome = cached.outcome.as_str();
     record.workload = Some(cached.workload.clone());
     record.policy.clone_from(&cached.policy);
@@ -242,13 +264,10 @@ fn respond(
     }
     record.reasons.clone_from(&cached.reasons);
     let mut response = match (cached.outcome, &cached.patch) {
-        (Outcome::Inject, Some(patch)) => match response.clone().with_patch(patch.clone()) {
-            Ok(patched) => {
-                record.patched = true;
-                patched
-            }
-            Err(e) => response.deny(format!("kubectl-inject: the patch cannot be written: {e}")),
-        },
+        (Outcome::Inject, Some(patch)) => {
+            record.patched = true;
+            response.with_patch(patch.clone())
+        }
         (Outcome::Inject | Outcome::Skip, _) => response,
         (Outcome::Deny | Outcome::Conflict, _) => {
             let message = format!(
@@ -295,7 +314,7 @@ pub fn validate(
         Err(answer) => return *answer,
     };
     let mut record = Record::of("validate", &request);
-    let response = AdmissionResponse::from(&request);
+    let response = Response::allow(&request.uid);
     if request.kind.group != GROUP {
         return ignored(response, record, "not a kubectl-inject.dev object");
     }
@@ -306,13 +325,17 @@ pub fn validate(
             "only objects being created or updated are checked",
         );
     }
-    let Some(object) = &request.object else {
+    let Some(mut object) = request.object else {
         return invalid(400, "a request without an object".into(), record);
     };
-    let candidate = match serde_json::to_value(object) {
-        Ok(value) => cluster_object(value, template_namespace),
-        Err(e) => return invalid(400, format!("the object cannot be read: {e}"), record),
-    };
+    // The metadata as the API types read it (parse checked it reads).
+    if let Some(metadata) = object.get_mut("metadata")
+        && let Ok(typed) = ObjectMeta::deserialize(&*metadata)
+        && let Ok(value) = serde_json::to_value(typed)
+    {
+        *metadata = value;
+    }
+    let candidate = cluster_object(object, template_namespace);
     let SetInput::Object { name: display, .. } = &candidate else {
         unreachable!("cluster_object makes objects");
     };
@@ -382,63 +405,179 @@ pub fn validate(
     answer(200, response, record)
 }
 
+/// An AdmissionReview v1 as the API server sends it, the parts the
+/// handlers read. Not kube's `AdmissionReview<DynamicObject>`: reading the
+/// object into a `DynamicObject` (its `#[serde(flatten)]` buffers it) and
+/// back into JSON took a quarter of the time of an answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    request: Option<Request>,
+}
+
+/// The fields kube's `AdmissionRequest` requires are required here too.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request {
+    uid: String,
+    kind: GroupVersionKind,
+    #[serde(rename = "resource")]
+    _resource: IgnoredAny,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    #[serde(rename = "userInfo")]
+    _user_info: IgnoredAny,
+    #[serde(default)]
+    object: Option<Value>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
 /// The request of an AdmissionReview v1, or the answer to a malformed one.
-fn parse(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Box<Answer>> {
-    let record = Record {
-        endpoint: "",
-        ..Record::default()
-    };
-    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| {
-        Box::new(invalid(
-            400,
-            format!("the body is not an AdmissionReview: {e}"),
-            record.clone(),
+fn parse(body: &[u8]) -> Result<Request, Box<Answer>> {
+    let malformed = |message: String| Box::new(invalid(400, message, Record::default()));
+    // JSON is UTF-8, and the fields read as `IgnoredAny` are skipped
+    // without checking their strings: checked here, for all of them.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        malformed(format!(
+            "the body is not an AdmissionReview: it is not UTF-8 ({e})"
         ))
     })?;
-    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
-        return Err(Box::new(invalid(
-            400,
-            format!(
-                "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got `{}` `{}` (set admissionReviewVersions: [v1] on the webhook)",
-                review.types.api_version, review.types.kind
-            ),
-            record,
+    let review: Review = serde_json::from_str(text)
+        .map_err(|e| malformed(format!("the body is not an AdmissionReview: {e}")))?;
+    if review.api_version != "admission.k8s.io/v1" || review.kind != "AdmissionReview" {
+        return Err(malformed(format!(
+            "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got `{}` `{}` (set admissionReviewVersions: [v1] on the webhook)",
+            review.api_version, review.kind
         )));
     }
-    review.try_into().map_err(|_| {
-        Box::new(invalid(
-            400,
-            "the AdmissionReview has no request".into(),
-            record,
-        ))
-    })
+    let Some(request) = review.request else {
+        return Err(malformed("the AdmissionReview has no request".into()));
+    };
+    if let Some(object) = &request.object {
+        readable_object(object)
+            .map_err(|e| malformed(format!("the body is not an AdmissionReview: {e}")))?;
+    }
+    Ok(request)
+}
+
+/// What a Kubernetes object must be to be read at all (as kube's
+/// `DynamicObject` requires): a map whose `metadata`, if any, is an
+/// `ObjectMeta` (string labels and annotations, owner references…).
+fn readable_object(object: &Value) -> Result<(), String> {
+    let Some(map) = object.as_object() else {
+        return Err(format!(
+            "request.object: expected an object, got {}",
+            match object {
+                Value::Array(_) => "a list",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        ));
+    };
+    if let Some(metadata) = map.get("metadata") {
+        ObjectMeta::deserialize(metadata).map_err(|e| format!("request.object.metadata: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The `response` of an answer: kube's `AdmissionResponse` less its patch
+/// (kube-core writes the bytes as a JSON array of numbers,
+/// kube-rs/kube#1781; the API server reads base64, a Go `[]byte`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Response {
+    uid: String,
+    allowed: bool,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared_str")]
+    patch: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+}
+
+fn shared_str<S: serde::Serializer>(text: &Option<Arc<str>>, out: S) -> Result<S::Ok, S::Error> {
+    text.as_deref().serialize(out)
+}
+
+impl Response {
+    fn allow(uid: &str) -> Response {
+        Response {
+            uid: uid.to_owned(),
+            allowed: true,
+            status: Status::default(),
+            patch: None,
+            patch_type: None,
+            warnings: None,
+        }
+    }
+
+    fn deny(mut self, message: String) -> Response {
+        self.allowed = false;
+        self.status.message = message;
+        self
+    }
+
+    /// `base64`: the JSONPatch, base64-encoded.
+    fn with_patch(mut self, base64: Arc<str>) -> Response {
+        self.patch = Some(base64);
+        self.patch_type = Some("JSONPatch");
+        self
+    }
 }
 
 /// An answer that says what was wrong with the request itself.
 pub fn invalid(status: u16, message: String, mut record: Record) -> Answer {
+    let response = Response {
+        uid: String::new(),
+        allowed: false,
+        status: Status::failure(&message, "InvalidRequest").with_code(status),
+        patch: None,
+        patch_type: None,
+        warnings: None,
+    };
     record.outcome = "invalid";
-    record.message = Some(message.clone());
-    let mut response = AdmissionResponse::invalid(&message);
-    response.result.code = status;
+    record.message = Some(message);
     answer(status, response, record)
 }
 
-fn ignored(response: AdmissionResponse, mut record: Record, why: &str) -> Answer {
+fn ignored(response: Response, mut record: Record, why: &str) -> Answer {
     record.outcome = "ignored";
     record.allowed = true;
     record.reasons = vec![why.to_owned()];
     answer(200, response, record)
 }
 
-fn answer(status: u16, response: AdmissionResponse, record: Record) -> Answer {
-    let body = serde_json::to_value(response.into_review())
-        .map(base64_patch)
-        .and_then(|review| serde_json::to_vec(&review))
-        .unwrap_or_else(|e| {
-            json!({"kind": "Status", "status": "Failure", "message": e.to_string()})
-                .to_string()
-                .into_bytes()
-        });
+fn answer(status: u16, response: Response, record: Record) -> Answer {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Out<'a> {
+        api_version: &'static str,
+        kind: &'static str,
+        response: &'a Response,
+    }
+    let review = Out {
+        api_version: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: &response,
+    };
+    let body = serde_json::to_vec(&review).unwrap_or_else(|e| {
+        json!({"kind": "Status", "status": "Failure", "message": e.to_string()})
+            .to_string()
+            .into_bytes()
+    });
     Answer {
         status,
         body,
@@ -446,29 +585,18 @@ fn answer(status: u16, response: AdmissionResponse, record: Record) -> Answer {
     }
 }
 
-/// The API server reads `response.patch` as base64 (a Go `[]byte`);
-/// kube-core writes the bytes as a JSON array of numbers
-/// (kube-rs/kube#1781), so the patch is re-encoded here.
-fn base64_patch(mut review: Value) -> Value {
-    use base64::Engine;
-    if let Some(patch) = review.pointer_mut("/response/patch")
-        && let Some(numbers) = patch.as_array()
-    {
-        let bytes: Vec<u8> = numbers
-            .iter()
-            .filter_map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
-            .collect();
-        *patch = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
-    review
-}
-
 impl Record {
-    fn of(endpoint: &'static str, request: &AdmissionRequest<DynamicObject>) -> Record {
-        let metadata = request.object.as_ref().map(|o| &o.metadata);
+    fn of(endpoint: &'static str, request: &Request) -> Record {
+        let metadata = |field: &str| {
+            request
+                .object
+                .as_ref()
+                .and_then(|o| o.get("metadata")?.get(field)?.as_str())
+                .map(str::to_owned)
+        };
         let name = match request.name.as_str() {
-            "" => metadata
-                .and_then(|m| m.name.clone().or_else(|| m.generate_name.clone()))
+            "" => metadata("name")
+                .or_else(|| metadata("generateName"))
                 .unwrap_or_default(),
             name => name.to_owned(),
         };
@@ -487,21 +615,41 @@ impl Record {
 
 /// The pod's injection depends on the pod and on its namespace's labels
 /// and annotations, and on nothing else (the set has a cache of its own).
-fn cache_key(pod: &Value, namespace: &str, labels: Option<&(Labels, Labels)>) -> u64 {
-    let mut text = serde_json::to_string(pod).unwrap_or_default();
-    text.push('\0');
-    text.push_str(namespace);
+/// Hashed with the cache's random key: an answer cannot be had for another
+/// pod by making a pod whose key collides with its key.
+fn cache_key(
+    cache: &InjectionCache,
+    pod: &Value,
+    namespace: &str,
+    labels: Option<&(Labels, Labels)>,
+) -> u64 {
+    /// The JSON text of the pod goes straight into the hasher.
+    struct Into<'a, H: Hasher>(&'a mut H);
+    impl<H: Hasher> std::io::Write for Into<'_, H> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = cache.hasher().build_hasher();
+    let _ = serde_json::to_writer(Into(&mut hasher), pod);
+    let mut text = |part: &str| hasher.write(part.as_bytes());
+    text("\0");
+    text(namespace);
     if let Some((labels, annotations)) = labels {
         for (k, v) in labels.iter().chain(annotations) {
-            text.push('\0');
-            text.push_str(k);
-            text.push('=');
-            text.push_str(v);
+            text("\0");
+            text(k);
+            text("=");
+            text(v);
         }
     } else {
-        text.push_str("\0unknown");
+        text("\0unknown");
     }
-    crate::hash::fnv1a64(text.as_bytes())
+    hasher.finish()
 }
 
 /// The workload a pod is judged as: the controller that would recreate it,
@@ -510,8 +658,13 @@ fn cache_key(pod: &Value, namespace: &str, labels: Option<&(Labels, Labels)>) ->
 /// `NAME-<minutes>` as CronJob `NAME`'s), with the pod as its pod template;
 /// else the pod itself.
 pub fn as_workload(pod: &Value, namespace: &str) -> Value {
-    let Some((kind, name)) = controller(pod) else {
-        let mut pod = pod.clone();
+    into_workload(pod.clone(), namespace)
+}
+
+/// [`as_workload`] of a pod no longer needed (its metadata and spec are
+/// moved into the workload, not copied).
+pub fn into_workload(mut pod: Value, namespace: &str) -> Value {
+    let Some((kind, name)) = controller(&pod) else {
         // A pod named by the API server after admission: its prefix, as
         // the name `${pod.name}` and the rollout bucket see.
         if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut)
@@ -531,9 +684,10 @@ pub fn as_workload(pod: &Value, namespace: &str) -> Value {
         "ReplicationController" => "v1",
         _ => "apps/v1",
     };
+    let mut take = |field: &str| pod.get_mut(field).map_or_else(|| json!({}), Value::take);
     let template = json!({
-        "metadata": pod.get("metadata").cloned().unwrap_or_else(|| json!({})),
-        "spec": pod.get("spec").cloned().unwrap_or_else(|| json!({})),
+        "metadata": take("metadata"),
+        "spec": take("spec"),
     });
     let mut workload = json!({
         "apiVersion": api_version,
@@ -598,6 +752,202 @@ fn scheduled_recently(minutes: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set_options() -> SetOptions {
+        SetOptions {
+            config: crate::config::Config::default(),
+            default_namespace: "default".into(),
+        }
+    }
+
+    /// The AdmissionReview of a pod, as text.
+    fn pod_review(request_kind: &str) -> String {
+        json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u1",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "requestKind": {"group": "", "version": "v1", "kind": request_kind},
+                "namespace": "shop", "operation": "CREATE", "userInfo": {},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                           "spec": {"containers": [{"name": "web", "image": "nginx"}]}}
+            }
+        })
+        .to_string()
+    }
+
+    fn message(answer: &Answer) -> String {
+        let review: Value = serde_json::from_slice(&answer.body).unwrap();
+        review["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Found by the `admission` fuzz target: invalid UTF-8 in a field the
+    /// handlers skip (`requestKind`) was not noticed by serde_json, so a
+    /// body that is not JSON was answered as a request.
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_even_in_skipped_fields() {
+        let text = pod_review("Pod-XX");
+        let at = text.find("Pod-XX").unwrap() + 4;
+        let mut body = text.into_bytes();
+        body[at] = 0xff;
+        body[at + 1] = 0xfe;
+        let loaded = set_options().build(Vec::new(), 1).unwrap();
+        let lookup = |_: &str| None;
+        for answer in [
+            inject(&loaded, &body, &lookup, OnError::Deny),
+            validate(
+                Some(&loaded),
+                &set_options(),
+                &body,
+                "kubectl-inject-system",
+            ),
+        ] {
+            assert_eq!(answer.status, 400);
+            assert_eq!(answer.record.outcome, "invalid");
+            assert!(
+                message(&answer).contains("not UTF-8"),
+                "{}",
+                message(&answer)
+            );
+        }
+        // The same body in UTF-8 is a request.
+        let body = pod_review("Pod");
+        let answer = inject(&loaded, body.as_bytes(), &lookup, OnError::Deny);
+        assert_eq!(answer.status, 200, "{}", message(&answer));
+    }
+
+    #[test]
+    fn an_object_that_is_not_a_map_or_has_unreadable_metadata_is_malformed() {
+        let loaded = set_options().build(Vec::new(), 1).unwrap();
+        let lookup = |_: &str| None;
+        let mut review: Value = serde_json::from_str(&pod_review("Pod")).unwrap();
+        for (object, expected) in [
+            (json!("web"), "expected an object, got a string"),
+            (json!([1]), "expected an object, got a list"),
+            (
+                json!({"metadata": {"labels": ["a"]}}),
+                "request.object.metadata",
+            ),
+            (json!({"metadata": null}), "request.object.metadata"),
+        ] {
+            review["request"]["object"] = object;
+            let answer = inject(
+                &loaded,
+                review.to_string().as_bytes(),
+                &lookup,
+                OnError::Deny,
+            );
+            assert_eq!(answer.status, 400);
+            assert!(message(&answer).contains(expected), "{}", message(&answer));
+        }
+    }
+
+    /// The repository's testdata policy set, as `serve --offline` loads it.
+    fn testdata_set() -> Loaded {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let paths: Vec<_> = [
+            "testdata/policy/templates",
+            "testdata/policy/cluster-policies.yaml",
+            "testdata/namespaces",
+        ]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+        let discover = crate::source::DiscoverOptions {
+            ignore: Vec::new(),
+            ignore_root: root.to_owned(),
+        };
+        let (inputs, _) = super::super::policy_sets::directory_inputs(&paths, &discover).unwrap();
+        set_options().build(inputs, 1).unwrap()
+    }
+
+    /// Found by the `admission` fuzz target: the engine sees an empty
+    /// `spec` where a pod has none, so the patch added
+    /// `/spec/initContainers` to a pod without `/spec`, which the API
+    /// server cannot apply. Now every patch is applied to the pod as sent
+    /// first; one that does not apply is an injection error.
+    #[test]
+    fn a_patch_that_does_not_apply_to_the_pod_as_sent_is_an_injection_error() {
+        let loaded = testdata_set();
+        let labels = |name: &str| {
+            loaded
+                .namespaces
+                .get(name)
+                .map(|ns| (ns.labels.clone(), ns.annotations.clone()))
+        };
+        let mut review: Value = serde_json::from_str(&pod_review("Pod")).unwrap();
+        // A ReplicaSet's pod: the engine sees its Deployment, whose pod
+        // template has a `spec` even when the pod has none.
+        review["request"]["object"]["metadata"] = json!({
+            "generateName": "web-5d4f8-",
+            "labels": {"app": "web", "pod-template-hash": "5d4f8"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                 "name": "web-5d4f8", "uid": "x", "controller": true}]
+        });
+        let answer = inject(
+            &loaded,
+            review.to_string().as_bytes(),
+            &labels,
+            OnError::Deny,
+        );
+        let response = serde_json::from_slice::<Value>(&answer.body).unwrap()["response"].clone();
+        assert!(response["patch"].is_string(), "injected: {response}");
+
+        review["request"]["object"]
+            .as_object_mut()
+            .unwrap()
+            .remove("spec");
+        let body = review.to_string();
+        let denied = inject(&loaded, body.as_bytes(), &labels, OnError::Deny);
+        let response = serde_json::from_slice::<Value>(&denied.body).unwrap()["response"].clone();
+        assert_eq!(response["allowed"], false, "{response}");
+        assert!(response.get("patch").is_none(), "{response}");
+        assert!(
+            message(&denied).contains("does not apply"),
+            "{}",
+            message(&denied)
+        );
+        let admitted = inject(&loaded, body.as_bytes(), &labels, OnError::Allow);
+        let response = serde_json::from_slice::<Value>(&admitted.body).unwrap()["response"].clone();
+        assert_eq!(response["allowed"], true, "{response}");
+        assert!(response.get("patch").is_none(), "{response}");
+        assert!(
+            response["warnings"][0]
+                .as_str()
+                .unwrap()
+                .contains("admitted without injection")
+        );
+    }
+
+    #[test]
+    fn a_cached_answer_is_the_first_answer_with_its_own_uid() {
+        let loaded = set_options().build(Vec::new(), 1).unwrap();
+        let lookup = |_: &str| None;
+        let first = inject(
+            &loaded,
+            pod_review("Pod").as_bytes(),
+            &lookup,
+            OnError::Deny,
+        );
+        let again = pod_review("Pod").replace("\"u1\"", "\"u2\"");
+        let again = inject(&loaded, again.as_bytes(), &lookup, OnError::Deny);
+        assert_eq!(
+            (first.record.cache, again.record.cache),
+            (Some("miss"), Some("hit"))
+        );
+        let uid = |a: &Answer| {
+            serde_json::from_slice::<Value>(&a.body).unwrap()["response"]["uid"].clone()
+        };
+        assert_eq!((uid(&first), uid(&again)), (json!("u1"), json!("u2")));
+        assert_eq!(
+            String::from_utf8_lossy(&first.body).replace("u1", "u2"),
+            String::from_utf8_lossy(&again.body)
+        );
+    }
 
     #[test]
     fn a_replicaset_pod_is_judged_as_its_deployment() {
