@@ -279,12 +279,7 @@ fn respond(response: Response, mut record: Record, cached: &Cached, on_error: On
             record.message = Some(message.clone());
             match on_error {
                 OnError::Deny => response.deny(message),
-                OnError::Allow => {
-                    let mut allowed = response;
-                    allowed.warnings =
-                        Some(vec![format!("{message} (admitted without injection)")]);
-                    allowed
-                }
+                OnError::Allow => response.admit_without_injection(&message),
             }
         }
     };
@@ -530,12 +525,53 @@ impl Response {
         self
     }
 
+    /// `--on-error allow`: the pod goes in unmodified, and the client is
+    /// told why.
+    fn admit_without_injection(mut self, message: &str) -> Response {
+        self.warnings = Some(vec![format!("{message} (admitted without injection)")]);
+        self
+    }
+
     /// `base64`: the JSONPatch, base64-encoded.
     fn with_patch(mut self, base64: Arc<str>) -> Response {
         self.patch = Some(base64);
         self.patch_type = Some("JSONPatch");
         self
     }
+}
+
+/// The answer when the injector could not decide (a missed deadline, no
+/// policy set, an internal error) about the request in `body`: admitted
+/// without injection when `allow`, else refused with code 500.
+pub fn failed(body: Option<&[u8]>, message: String, allow: bool) -> Answer {
+    #[derive(Deserialize)]
+    struct Review {
+        request: Option<Uid>,
+    }
+    #[derive(Deserialize)]
+    struct Uid {
+        uid: String,
+    }
+    let uid = body
+        .and_then(|b| serde_json::from_slice::<Review>(b).ok())
+        .and_then(|r| r.request)
+        .map(|r| r.uid)
+        .unwrap_or_default();
+    let response = if allow {
+        Response::allow(&uid).admit_without_injection(&message)
+    } else {
+        let mut denied = Response::allow(&uid).deny(message.clone());
+        denied.status.code = 500;
+        denied
+    };
+    let record = Record {
+        uid,
+        outcome: "error",
+        allowed: allow,
+        message: Some(message),
+        ..Record::default()
+    };
+    answer(200, response, record)
 }
 
 /// An answer that says what was wrong with the request itself.
@@ -657,12 +693,6 @@ fn cache_key(
 /// its Deployment's, by the `pod-template-hash` label; a Job named
 /// `NAME-<minutes>` as CronJob `NAME`'s), with the pod as its pod template;
 /// else the pod itself.
-pub fn as_workload(pod: &Value, namespace: &str) -> Value {
-    into_workload(pod.clone(), namespace)
-}
-
-/// [`as_workload`] of a pod no longer needed (its metadata and spec are
-/// moved into the workload, not copied).
 pub fn into_workload(mut pod: Value, namespace: &str) -> Value {
     let Some((kind, name)) = controller(&pod) else {
         // A pod named by the API server after admission: its prefix, as
@@ -950,12 +980,35 @@ mod tests {
     }
 
     #[test]
+    fn an_undecided_request_is_admitted_or_refused_with_its_uid() {
+        let body = pod_review("Pod");
+        let uid = serde_json::from_str::<Value>(&body).unwrap()["request"]["uid"].clone();
+        let allowed = failed(Some(body.as_bytes()), "too slow".into(), true);
+        let review: Value = serde_json::from_slice(&allowed.body).unwrap();
+        assert_eq!(review["response"]["uid"], uid);
+        assert_eq!(review["response"]["allowed"], true);
+        assert_eq!(
+            review["response"]["warnings"][0],
+            "too slow (admitted without injection)"
+        );
+        assert_eq!(
+            (allowed.record.outcome, allowed.record.allowed),
+            ("error", true)
+        );
+        let refused = failed(Some(body.as_bytes()), "too slow".into(), false);
+        let review: Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(review["response"]["allowed"], false);
+        assert_eq!(review["response"]["status"]["code"], 500);
+        assert_eq!(review["response"]["status"]["message"], "too slow");
+    }
+
+    #[test]
     fn a_replicaset_pod_is_judged_as_its_deployment() {
         let pod = json!({
             "metadata": {"generateName": "web-7d4b9c-", "labels": {"app": "web", "pod-template-hash": "7d4b9c"},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7d4b9c", "controller": true}]},
             "spec": {"containers": [{"name": "web"}]}});
-        let workload = as_workload(&pod, "shop");
+        let workload = into_workload(pod.clone(), "shop");
         assert_eq!(workload["kind"], "Deployment");
         assert_eq!(workload["metadata"]["name"], "web");
         assert_eq!(workload["metadata"]["namespace"], "shop");
@@ -967,7 +1020,7 @@ mod tests {
         let minutes = jiff::Timestamp::now().as_second() / 60 - 90;
         let job = format!("nightly-{minutes}");
         let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": job, "controller": true}]}});
-        let workload = as_workload(&pod, "batch");
+        let workload = into_workload(pod.clone(), "batch");
         assert_eq!(workload["kind"], "CronJob");
         assert_eq!(workload["metadata"]["name"], "nightly");
         assert!(
@@ -977,16 +1030,16 @@ mod tests {
         );
         for job in ["migrate-2", "backup-20241115", "nightly-28391230"] {
             let pod = json!({"metadata": {"ownerReferences": [{"kind": "Job", "name": job, "controller": true}]}});
-            assert_eq!(as_workload(&pod, "batch")["kind"], "Job", "{job}");
+            assert_eq!(into_workload(pod.clone(), "batch")["kind"], "Job", "{job}");
         }
     }
 
     #[test]
     fn bare_pods_and_foreign_owners_stay_pods() {
         let pod = json!({"kind": "Pod", "metadata": {"name": "debug"}});
-        assert_eq!(as_workload(&pod, "ns"), pod);
+        assert_eq!(into_workload(pod.clone(), "ns"), pod);
         let pod = json!({"kind": "Pod", "metadata": {"generateName": "train-", "ownerReferences": [{"kind": "Workflow", "name": "w"}]}});
-        let workload = as_workload(&pod, "ns");
+        let workload = into_workload(pod.clone(), "ns");
         assert_eq!(workload["kind"], "Pod");
         assert_eq!(workload["metadata"]["name"], "train");
     }

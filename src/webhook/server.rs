@@ -328,46 +328,8 @@ fn namespace_labels(
 /// `/inject`; `/validate` refuses (a policy that cannot be checked is not
 /// let in).
 fn failed(state: &State, endpoint: Endpoint, body: Option<&[u8]>, message: String) -> Answer {
-    #[derive(serde::Deserialize)]
-    struct Review {
-        request: Option<Uid>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Uid {
-        uid: String,
-    }
-    let uid = body
-        .and_then(|b| serde_json::from_slice::<Review>(b).ok())
-        .and_then(|r| r.request)
-        .map(|r| r.uid)
-        .unwrap_or_default();
     let allow = matches!(endpoint, Endpoint::Inject) && state.on_error == OnError::Allow;
-    let mut response = serde_json::json!({
-        "uid": uid,
-        "allowed": allow,
-    });
-    if allow {
-        response["warnings"] =
-            serde_json::json!([format!("{message} (admitted without injection)")]);
-    } else {
-        response["status"] = serde_json::json!({"code": 500, "message": message});
-    }
-    let body = serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "response": response,
-    });
-    Answer {
-        status: 200,
-        body: body.to_string().into_bytes(),
-        record: Record {
-            uid,
-            outcome: "error",
-            allowed: allow,
-            message: Some(message),
-            ..Record::default()
-        },
-    }
+    admission::failed(body, message, allow)
 }
 
 fn too_large(limit: usize) -> Answer {
