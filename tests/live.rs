@@ -939,6 +939,62 @@ fn live_summary_counts_outcomes() {
     }
 }
 
+// ---- the cluster's version ---------------------------------------------------
+
+/// The API server's version stands in for `kubernetesVersion`: a template
+/// with native sidecars is INJ311 on this 1.20 server, and quiet when the
+/// configuration pins a version that has them (the cluster after an upgrade).
+#[test]
+fn the_clusters_version_judges_native_sidecars() {
+    let Some(api) = apiserver() else { return };
+    let ns = unique("live-version");
+    let native = common::envoy_template("1.4.0", "1.31.2").replace(
+        "  version: 1.4.0\n",
+        "  version: 1.4.0\n  nativeSidecar: true\n",
+    );
+    assert!(native.contains("nativeSidecar: true"), "{native}");
+    let policies = common::tree(&[
+        ("templates.yaml", native.as_str()),
+        ("policy.yaml", &policy("1.4.0")),
+    ]);
+    api.apply(&format!(
+        "{}{}",
+        namespace(&ns, &[ENABLED]),
+        pod(&ns, "web")
+    ));
+    api.mark_running(&ns, &["web"]);
+
+    let run = live(api, &ns, &[policies.path()], &[]);
+    run.expect_code(&[1]).expect_no_crash();
+    assert!(run.says("on Kubernetes 1.20"), "{}", run.stderr);
+    let report = run.json();
+    // At the template's `nativeSidecar`, about the live pod.
+    let inj311 = finding(&report, "INJ311", "SidecarTemplate", "", "envoy-proxy");
+    let message = text(&inj311["message"]);
+    assert!(
+        message.contains(&format!("Pod/{ns}/web")) && message.contains("Kubernetes 1.20"),
+        "{inj311:#}"
+    );
+
+    let config = common::tree(&[(".kubectl-inject.yaml", "kubernetesVersion: \"1.30\"\n")]);
+    let config_file = config.path().join(".kubectl-inject.yaml");
+    let run = live(
+        api,
+        &ns,
+        &[policies.path()],
+        &["--config", config_file.to_str().unwrap()],
+    );
+    run.expect_code(&[1]).expect_no_crash();
+    let report = run.json();
+    assert!(
+        !diagnostics(&report).iter().any(|d| d["rule"] == "INJ311"),
+        "a pinned version wins: {:#}",
+        report["diagnostics"]
+    );
+    // The pod still lacks its sidecar either way.
+    finding(&report, "INJ401", "Pod", &ns, "web");
+}
+
 // ---- RBAC --------------------------------------------------------------------
 
 /// The ClusterRole YAML block in a message, dedented.

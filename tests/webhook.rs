@@ -977,7 +977,8 @@ fn a_changed_policy_directory_is_taken_into_service_and_a_broken_one_refused() {
     assert_ne!(broken, promoted);
     let mark = webhook.log_mark();
     replace_file(root.path(), &cluster_policies, &broken);
-    let log = webhook.wait_for_log_since(mark, |log| log.contains("refused the new policy set"));
+    // A refused set keeps its number: each number names one set in the log.
+    let log = webhook.wait_for_log_since(mark, |log| log.contains("refused the new policy set 3"));
     assert!(log.contains("set 2 stays in service"), "{log}");
     assert!(
         log.contains("INJ002"),
@@ -1012,10 +1013,10 @@ fn a_changed_policy_directory_is_taken_into_service_and_a_broken_one_refused() {
         1
     );
 
-    // Fixed: set 3, back to 1.4.0.
+    // Fixed: set 4, back to 1.4.0.
     let mark = webhook.log_mark();
     replace_file(root.path(), &cluster_policies, &original);
-    webhook.wait_for_log_since(mark, |log| log.contains("policy set 3 in service"));
+    webhook.wait_for_log_since(mark, |log| log.contains("policy set 4 in service"));
     assert_eq!(
         proxy_image(&client, &webhook, "web").as_deref(),
         Some(ENVOY_1_4)
@@ -1031,7 +1032,7 @@ fn a_changed_policy_directory_is_taken_into_service_and_a_broken_one_refused() {
     );
     assert_eq!(
         metric(&metrics, "kubectl_inject_policy_set_generation"),
-        Some(3.0),
+        Some(4.0),
         "{metrics}"
     );
 }

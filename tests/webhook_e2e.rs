@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::apiserver::{Apiserver, apiserver, namespace, pod, unique};
 use common::webhook::{HttpsClient, Pki, Webhook};
+use kubectl_inject::injectors::own::policy::rollout_bucket;
 use serde_json::Value;
 
 /// The policy repository of testdata (relative to the package root, the
@@ -296,10 +297,31 @@ fn ensure_crds(api: &Apiserver) -> String {
 
 // ---- the tests ---------------------------------------------------------------------------
 
+/// `rollout.percent` of ClusterInjectionPolicy/mesh-default in
+/// testdata/policy/cluster-policies.yaml: workloads in buckets below it get
+/// the envoy-proxy 1.5.0 canary.
+const CANARY_PERCENT: u32 = 10;
+
+/// The first of `base`, `base-1`, `base-2` … whose pod in `namespace` is in
+/// (`canary`) or out of mesh-default's canary: the bucket hashes the
+/// namespace, and the test's namespaces are named at random.
+fn pod_name(namespace: &str, base: &str, canary: bool) -> String {
+    (0..)
+        .map(|i| match i {
+            0 => base.to_owned(),
+            i => format!("{base}-{i}"),
+        })
+        .find(|name| (rollout_bucket(namespace, "Pod", name) < CANARY_PERCENT) == canary)
+        .expect("some name falls in each bucket range")
+}
+
 /// The testdata policy repository as PATHS: a pod with an `app` label in a
 /// namespace labelled `kubectl-inject.dev/injection: enabled` gets
 /// envoy-proxy (ClusterInjectionPolicy/mesh-default); a pod in a namespace
-/// without the label, which the webhook is asked about too, does not.
+/// without the label, which the webhook is asked about too, does not. A pod
+/// in the policy's canary gets envoy-proxy 1.5.0, a native sidecar, which
+/// this 1.20 API server refuses: the webhook's INJ311 warning (the cluster's
+/// version, read from the API server) says why.
 #[test]
 fn pods_created_with_kubectl_are_injected_from_policy_paths() {
     let Some(api) = apiserver() else { return };
@@ -309,6 +331,10 @@ fn pods_created_with_kubectl_are_injected_from_policy_paths() {
     let mwc = unique("e2e-inject-paths");
     let mesh = unique("e2e-mesh");
     let plain = unique("e2e-plain");
+    let (probe, web_name) = (
+        pod_name(&mesh, "probe", false),
+        pod_name(&mesh, "web", false),
+    );
     let selected = format!("{SELECT}: {mwc}");
     api.apply(&format!(
         "{}{}",
@@ -320,15 +346,15 @@ fn pods_created_with_kubectl_are_injected_from_policy_paths() {
     wait_for_dry_run(
         api,
         &webhook,
-        &pod(&mesh, "probe"),
+        &pod(&mesh, &probe),
         "the API server calls the injection webhook",
         |r| r.as_ref().is_ok_and(|p| status_annotation(p).is_some()),
     );
 
-    api.kubectl(&["create", "-f", "-"], Some(&pod(&mesh, "web")));
+    api.kubectl(&["create", "-f", "-"], Some(&pod(&mesh, &web_name)));
     api.apply(&pod(&plain, "solo"));
 
-    let web = get_pod(api, &mesh, "web");
+    let web = get_pod(api, &mesh, &web_name);
     assert_injected(&web, "proxy", Some("proxy-validation"));
     let status = status_annotation(&web).unwrap();
     assert!(
@@ -358,7 +384,7 @@ fn pods_created_with_kubectl_are_injected_from_policy_paths() {
     assert_not_injected(&solo);
 
     // The decisions, as the server recorded them.
-    let web_audit = audited(&webhook, "inject", &mesh, "web");
+    let web_audit = audited(&webhook, "inject", &mesh, &web_name);
     assert_eq!(web_audit.len(), 1, "{web_audit:#?}");
     let record = &web_audit[0];
     assert_eq!(record["outcome"], "inject", "{record:#}");
@@ -366,12 +392,43 @@ fn pods_created_with_kubectl_are_injected_from_policy_paths() {
     assert_eq!(record["patched"], true, "{record:#}");
     assert_eq!(record["policy"], "mesh-default", "{record:#}");
     assert_eq!(record["template"], "envoy-proxy", "{record:#}");
+    assert_eq!(record["template_version"], "1.4.0", "{record:#}");
     let solo_audit = audited(&webhook, "inject", &plain, "solo");
     assert_eq!(solo_audit.len(), 1, "{solo_audit:#?}");
     let record = &solo_audit[0];
     assert_ne!(record["outcome"], "inject", "{record:#}");
     assert_eq!(record["allowed"], true, "{record:#}");
     assert_eq!(record["patched"], false, "{record:#}");
+
+    // The canary: injected with 1.5.0's native sidecar, which a 1.20 API
+    // server refuses (probes on an init container); the webhook's warning,
+    // printed by kubectl beside the refusal, names the cause.
+    let canary = pod_name(&mesh, "canary", true);
+    let created = api.try_kubectl(&["create", "-f", "-"], Some(&pod(&mesh, &canary)));
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(!created.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("must not be set for init containers"),
+        "the API server refuses the native sidecar: {stderr}"
+    );
+    assert!(
+        stderr.contains("Warning: INJ311") && stderr.contains("1.20"),
+        "the webhook's warning names the rule and the cluster's version: {stderr}"
+    );
+    let canary_audit = audited(&webhook, "inject", &mesh, &canary);
+    assert_eq!(canary_audit.len(), 1, "{canary_audit:#?}");
+    assert_eq!(
+        canary_audit[0]["template_version"], "1.5.0",
+        "{:#}",
+        canary_audit[0]
+    );
+    assert!(
+        webhook
+            .log_text()
+            .contains("Kubernetes version 1.20 (from the API server)"),
+        "{}",
+        webhook.log_text()
+    );
 
     let metrics = metrics(&webhook, &pki);
     // The dry runs count too: at least the real pod.

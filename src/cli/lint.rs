@@ -118,7 +118,7 @@ fn run(
     injector: Option<&'static str>,
     live: bool,
 ) -> Outcome {
-    let config = match global.load_config() {
+    let mut config = match global.load_config() {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
@@ -131,7 +131,14 @@ fn run(
     let live_inputs = if live {
         let with_policies = paths.is_empty() && config.policies.is_empty();
         match read_live(global, with_policies) {
-            Ok(inputs) => inputs,
+            Ok((inputs, version)) => {
+                // A pinned `kubernetesVersion` wins: it may be the version
+                // a cluster is about to be upgraded to.
+                if config.kubernetes_version.is_none() {
+                    config.kubernetes_version = version;
+                }
+                inputs
+            }
             Err(outcome) => return outcome,
         }
     } else {
@@ -195,7 +202,10 @@ fn run(
 
 /// Reads the cluster for `simulate --live`; warnings (lists RBAC refused,
 /// with what they cost) go to stderr, failures end the run (exit code 2).
-fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Outcome> {
+fn read_live(
+    global: &GlobalArgs,
+    with_policies: bool,
+) -> Result<(Vec<Input>, Option<String>), Outcome> {
     let request_timeout = match global.request_timeout.as_deref().map(parse_timeout) {
         Some(Err(message)) => return Err(fail(miette::miette!("{message}"))),
         Some(Ok(timeout)) => timeout,
@@ -228,15 +238,20 @@ fn read_live(global: &GlobalArgs, with_policies: bool) -> Result<Vec<Input>, Out
         .filter(|(_, n)| *n > 0)
         .map(|(kind, n)| format!("{n} {kind}"))
         .collect();
+    let version = fetched
+        .kubernetes_version
+        .as_deref()
+        .map(|v| format!(" on Kubernetes {v}"))
+        .unwrap_or_default();
     eprintln!(
-        "kubectl-inject: read {described} in {:.1} s: {}",
+        "kubectl-inject: read {described}{version} in {:.1} s: {}",
         started.elapsed().as_secs_f64(),
         counts.join(", ")
     );
     for warning in &fetched.warnings {
         eprintln!("warning: {warning}");
     }
-    Ok(fetched.inputs)
+    Ok((fetched.inputs, fetched.kubernetes_version))
 }
 
 pub enum EmitError {

@@ -220,9 +220,43 @@ fn user_of(kubeconfig: &Kubeconfig, options: &ConnectOptions, context: &str) -> 
     })
 }
 
+/// The API server's Kubernetes version as `MAJOR.MINOR` (`/version`), for
+/// the version-dependent checks when the configuration does not pin
+/// `kubernetesVersion`.
+pub async fn kubernetes_version(client: &kube::Client) -> Result<String, String> {
+    let info = client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("asking the API server for its version: {e}"))?;
+    major_minor(&info.major, &info.minor).ok_or_else(|| {
+        format!(
+            "the API server's version {:?}.{:?} is not MAJOR.MINOR",
+            info.major, info.minor
+        )
+    })
+}
+
+/// `MAJOR.MINOR` from `/version`'s fields; managed clusters add a suffix to
+/// the minor (`"27+"` on GKE and EKS).
+fn major_minor(major: &str, minor: &str) -> Option<String> {
+    let digits = |s: &str| -> Option<u64> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        s[..end].parse().ok()
+    };
+    Some(format!("{}.{}", digits(major)?, digits(minor)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_server_versions_are_read_as_major_minor() {
+        assert_eq!(major_minor("1", "20").as_deref(), Some("1.20"));
+        assert_eq!(major_minor("1", "27+").as_deref(), Some("1.27"));
+        assert_eq!(major_minor("", "20"), None);
+        assert_eq!(major_minor("1", "x"), None);
+    }
 
     #[test]
     fn timeouts_read_as_kubectl_does() {

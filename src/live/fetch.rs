@@ -30,6 +30,8 @@ pub struct Fetched {
     pub warnings: Vec<String>,
     /// Objects read, per kind (for the log line).
     pub counts: Vec<(&'static str, usize)>,
+    /// The API server's version (`MAJOR.MINOR`), `None` when it would not say.
+    pub kubernetes_version: Option<String>,
 }
 
 /// Default page size of list calls (`KUBECTL_INJECT_PAGE_SIZE` overrides).
@@ -244,6 +246,15 @@ pub async fn fetch(
         Some(ISTIO_NAMESPACE.into()),
         page,
     ));
+
+    // The version-dependent checks judge pods for this cluster; a server
+    // that will not say only costs them.
+    match super::connect::kubernetes_version(&conn.client).await {
+        Ok(version) => fetched.kubernetes_version = Some(version),
+        Err(e) => fetched.warnings.push(format!(
+            "{e}: version-dependent checks use kubernetesVersion from the configuration"
+        )),
+    }
 
     let mut results: Vec<(usize, Result<Vec<DynamicObject>, kube::Error>)> = Vec::new();
     while let Some(done) = tasks.join_next().await {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::live::connect::{ConnectOptions, connect};
+use crate::live::connect::{ConnectOptions, connect, kubernetes_version};
 use crate::source::DiscoverOptions;
 
 use admission::OnError;
@@ -83,7 +83,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
     runtime.block_on(run_async(options))
 }
 
-async fn run_async(options: ServeOptions) -> Result<(), String> {
+async fn run_async(mut options: ServeOptions) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new());
     let certificates = tls::Certificates::load(&options.tls_cert, &options.tls_key)?;
     let acceptor = TlsAcceptor::from(tls::server_config(certificates.clone())?);
@@ -104,6 +104,9 @@ async fn run_async(options: ServeOptions) -> Result<(), String> {
     } else {
         Some(client(&options.connect).await?)
     };
+    if let Some(client) = &client {
+        adopt_cluster_version(client, &mut options.set_options.config).await;
+    }
     let namespaces = match &client {
         None => NamespaceSource::FromSet,
         Some(client) => {
@@ -157,12 +160,13 @@ async fn run_async(options: ServeOptions) -> Result<(), String> {
             let state = state.clone();
             // The first read happens before the listener opens.
             let mut last = None;
-            reload_directory(&state, &paths, &discover, &mut last).await;
+            let mut generation = 0;
+            reload_directory(&state, &paths, &discover, &mut last, &mut generation).await;
             directory_read.store(true, Ordering::Relaxed);
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(interval).await;
-                    reload_directory(&state, &paths, &discover, &mut last).await;
+                    reload_directory(&state, &paths, &discover, &mut last, &mut generation).await;
                 }
             });
         }
@@ -225,13 +229,36 @@ async fn run_async(options: ServeOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// Takes `kubernetesVersion` from the API server when the configuration
+/// does not pin it, so that the checks on injected pods (INJ311: native
+/// sidecars before 1.29) judge them for the cluster they are admitted to.
+async fn adopt_cluster_version(client: &kube::Client, config: &mut crate::config::Config) {
+    if let Some(pinned) = &config.kubernetes_version {
+        log(format!(
+            "Kubernetes version {pinned} (kubernetesVersion in the configuration)"
+        ));
+        return;
+    }
+    match kubernetes_version(client).await {
+        Ok(version) => {
+            log(format!(
+                "Kubernetes version {version} (from the API server)"
+            ));
+            config.kubernetes_version = Some(version);
+        }
+        Err(e) => log(format!("{e}; injected pods are not checked against it")),
+    }
+}
+
 /// Reads the directory when its files changed, and takes the new set into
-/// service when it is valid.
+/// service when it is valid. `generation` counts the sets built, refused
+/// ones too, as the cluster source does: a number names one set.
 async fn reload_directory(
     state: &Arc<State>,
     paths: &[PathBuf],
     discover: &DiscoverOptions,
     last: &mut Option<u64>,
+    generation: &mut u64,
 ) {
     let (paths_owned, discover_owned) = (paths.to_vec(), discover.clone());
     let listed =
@@ -254,7 +281,8 @@ async fn reload_directory(
         return;
     }
     *last = Some(fingerprint);
-    let generation = state.current().map_or(0, |l| l.generation) + 1;
+    *generation += 1;
+    let generation = *generation;
     let build_state = state.clone();
     let built =
         tokio::task::spawn_blocking(move || build_state.set_options.build(inputs, generation))
@@ -288,7 +316,8 @@ fn take_into_service(
                 None => "no set is in service: pods are answered per --on-error".to_owned(),
             };
             log(format!(
-                "refused the new policy set from {what} ({kept}): {refused}"
+                "refused the new policy set {} from {what} ({kept}): {refused}",
+                refused.generation
             ));
         }
         Err(e) => {

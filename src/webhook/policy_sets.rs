@@ -136,6 +136,8 @@ impl InjectionCache {
 /// Why a new set was refused: its error findings, one line each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
+    /// The number the set would have served under.
+    pub generation: u64,
     pub findings: Vec<String>,
 }
 
@@ -190,7 +192,10 @@ impl SetOptions {
             .map(|d| one_line(&ws, d))
             .collect();
         if !findings.is_empty() {
-            return Err(Refused { findings });
+            return Err(Refused {
+                generation,
+                findings,
+            });
         }
         let namespaces = Namespaces::from_objects(&ws.objects);
         let set = PolicySet::new(ws, &self.config, &self.default_namespace);
