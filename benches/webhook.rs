@@ -16,10 +16,11 @@
 //! tolerations, …), about 4 KB of JSON, in namespace `shop` (injected).
 //! Two scenarios:
 //!
-//! - `replicas`: every request the same pod (a rollout: the injection cache
-//!   hits);
-//! - `distinct`: every request a different pod (an annotation and the token
-//!   volume's name differ, so the cache misses; the worst case).
+//! - `replicas`: the replicas of one ReplicaSet (a rollout): every request
+//!   the same pod but for its token volume's name, five random characters
+//!   as in a real cluster (the injection cache leaves it out and hits);
+//! - `distinct`: every request a different pod (an annotation differs too,
+//!   so the cache misses; the worst case).
 //!
 //! Open loop: requests are sent at a fixed rate (`BENCH_RATE`, default 1,000
 //! per second) for `BENCH_SECONDS` (10) after `BENCH_WARMUP` (2) seconds of
@@ -238,7 +239,8 @@ impl Protocol {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scenario {
-    /// The same pod every time: the injection cache hits.
+    /// One ReplicaSet's replicas (token volumes named at random): the
+    /// injection cache hits.
     Replicas,
     /// A different pod every time: the cache misses.
     Distinct,
@@ -314,7 +316,7 @@ impl Template {
         let (request, token) = if distinct {
             (n.to_string(), token_suffix(n))
         } else {
-            ("0".to_owned(), "x7k2p".to_owned())
+            ("0".to_owned(), token_suffix(n))
         };
         Bytes::from(
             self.text
@@ -329,7 +331,7 @@ impl Template {
         let (request, token) = if distinct {
             (n.to_string(), token_suffix(n))
         } else {
-            ("0".to_owned(), "x7k2p".to_owned())
+            ("0".to_owned(), token_suffix(n))
         };
         let text = self
             .pod
@@ -550,6 +552,8 @@ struct Row {
     server_p99: Option<f64>,
     server_cpu_us: Option<f64>,
     other_cpus: Option<f64>,
+    /// The share of answers the injection cache gave.
+    cache_hits: Option<f64>,
 }
 
 /// Unique request ids across runs.
@@ -678,13 +682,19 @@ impl Run<'_> {
 
     /// The server's histogram and CPU time now.
     fn snapshot(&self) -> Snapshot {
-        let histogram = self
+        let text = self
             .runtime
             .block_on(self.client.get(self.metrics_url.clone()))
-            .ok()
-            .map(|text| parse_histogram(&text, "inject"));
+            .ok();
+        let counter = |name: &str| {
+            text.as_deref()?
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+        };
         Snapshot {
-            histogram,
+            histogram: text.as_deref().map(|text| parse_histogram(text, "inject")),
+            cache: counter("kubectl_inject_template_cache_hits_total ")
+                .zip(counter("kubectl_inject_template_cache_misses_total ")),
             cpu_ticks: cpu_ticks(&format!("/proc/{}/stat", self.server_pid)),
             own_ticks: cpu_ticks("/proc/self/stat"),
             busy_ticks: busy_ticks(),
@@ -743,6 +753,12 @@ impl Run<'_> {
             server_p99,
             server_cpu_us,
             other_cpus,
+            cache_hits: match (before.cache, after.cache) {
+                (Some((h0, m0)), Some((h1, m1))) if h1 + m1 > h0 + m0 => {
+                    Some((h1 - h0) / (h1 + m1 - h0 - m0))
+                }
+                _ => None,
+            },
         }
     }
 }
@@ -843,6 +859,8 @@ struct Snapshot {
     own_ticks: Option<u64>,
     /// All CPUs' busy time.
     busy_ticks: Option<u64>,
+    /// The injection cache's hits and misses so far.
+    cache: Option<(f64, f64)>,
 }
 
 /// The `_bucket` lines of `kubectl_inject_admission_duration_seconds` for
@@ -960,7 +978,7 @@ fn print_table(rows: &[Row], rate: u64) {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<22} {:<3} {:<12} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>6}",
+        "{:<22} {:<3} {:<12} {:>7} {:>6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>6} {:>5}",
         "scenario",
         "",
         "load",
@@ -975,7 +993,8 @@ fn print_table(rows: &[Row], rate: u64) {
         "srv p99",
         "srv CPU",
         "pacer p99",
-        "other"
+        "other",
+        "hits"
     );
     let f = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
     for row in rows {
@@ -984,7 +1003,7 @@ fn print_table(rows: &[Row], rate: u64) {
             None => format!("closed x{}", row.clients),
         };
         println!(
-            "{:<22} {:<3} {:<12} {:>7} {:>6} {:>8.0} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>6}",
+            "{:<22} {:<3} {:<12} {:>7} {:>6} {:>8.0} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>6} {:>5}",
             row.label,
             row.protocol.name(),
             load,
@@ -1002,10 +1021,12 @@ fn print_table(rows: &[Row], rate: u64) {
                 .map_or("-".into(), |us| format!("{us:.0} µs")),
             row.lag_p99.map_or("-".into(), f),
             row.other_cpus.map_or("-".into(), |c| format!("{c:.2}")),
+            row.cache_hits
+                .map_or("-".into(), |h| format!("{:.0}%", h * 100.0)),
         );
     }
     println!(
-        "(open: sent at {rate}/s whatever the answers, latency from the scheduled send; closed: N clients back to back, max throughput;\n srv p99: the server's own histogram, estimated within its doubling buckets; srv CPU: server CPU time per request; pacer p99: the client's lateness in sending;\n other: CPUs busy with other processes during the run, above ~0.1 the numbers are noisy)"
+        "(open: sent at {rate}/s whatever the answers, latency from the scheduled send; closed: N clients back to back, max throughput;\n srv p99: the server's own histogram, estimated within its doubling buckets; srv CPU: server CPU time per request; pacer p99: the client's lateness in sending;\n other: CPUs busy with other processes during the run, above ~0.1 the numbers are noisy; hits: answers from the injection cache)"
     );
     for row in rows.iter().filter(|r| r.errors > 0) {
         println!(

@@ -1116,6 +1116,82 @@ fn a_rotated_certificate_serves_new_handshakes_and_open_connections_stay() {
 // ---------------------------------------------------------------------------
 // 5. The audit log.
 
+/// A replica of Deployment web as the API server sends it: with the token
+/// volume the ServiceAccount admission plugin named
+/// `kube-api-access-<token>`; with an init container of its own if `init`.
+fn replica(token: &str, init: bool) -> Value {
+    let mut pod = deployment_pod(
+        "web",
+        "shop",
+        json!({"app": "web"}),
+        json!([{"name": "web", "image": "nginx:1.27"}]),
+    );
+    if init {
+        pod["spec"]["initContainers"] = json!([{"name": "wait", "image": "busybox:1.36"}]);
+    }
+    api_server_defaults(&mut pod, &["web".into(), "wait".into()], true);
+    let text = pod
+        .to_string()
+        .replace(TOKEN_VOLUME, &format!("kube-api-access-{token}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Replicas of one ReplicaSet differ only in their token volume's name:
+/// the first is worked out, the others are cache hits, and each one's
+/// patch fits it (its own token volume and mounts stay). When the patch
+/// names the token volume (the pod's init container, moved behind the
+/// injected one, mounts it), every replica gets an answer of its own.
+#[test]
+fn replicas_with_their_own_token_volumes_share_one_injection() {
+    let pki = Pki::new();
+    let webhook = start(&pki, &[]);
+    let client = HttpsClient::new(&pki.ca_pem, false);
+    let tokens = ["x7k2p", "b9d4q", "m2z8r"];
+
+    for init in [false, true] {
+        let mut injected = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let pod = replica(token, init);
+            let uid = format!("uid-replica-{init}-{i}");
+            let (allowed, after, response) = inject(&client, &webhook, &uid, &pod);
+            assert!(allowed, "{response}");
+            assert!(container(&after, "proxy").is_some(), "{after:#}");
+            let own = format!("kube-api-access-{token}");
+            let text = after.to_string();
+            assert!(
+                text.contains(&own) && !tokens.iter().any(|t| *t != *token && text.contains(t)),
+                "replica {i} keeps its own token volume, and no other: {after:#}"
+            );
+            // The same injection, but for the token's name.
+            injected.push(text.replace(&own, "kube-api-access-TOKEN"));
+        }
+        assert!(
+            injected.windows(2).all(|w| w[0] == w[1]),
+            "every replica is injected alike: {injected:#?}"
+        );
+        let caches: Vec<Value> = wait_until("three audit lines", Duration::from_secs(10), || {
+            let lines: Vec<Value> = webhook
+                .audit_lines()
+                .into_iter()
+                .filter(|l| {
+                    l["uid"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with(&format!("uid-replica-{init}-")))
+                })
+                .map(|l| l["cache"].clone())
+                .collect();
+            (lines.len() == tokens.len()).then_some(lines)
+        });
+        let expected = if init {
+            // The patch moves `wait`, mount and all: it names the token.
+            json!(["miss", "miss", "miss"])
+        } else {
+            json!(["miss", "hit", "hit"])
+        };
+        assert_eq!(json!(caches), expected, "init container: {init}");
+    }
+}
+
 #[test]
 fn every_decision_is_one_json_line_in_the_audit_log() {
     let pki = Pki::new();

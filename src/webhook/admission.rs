@@ -96,6 +96,27 @@ pub struct Cached {
     pub warnings: Vec<String>,
 }
 
+impl Cached {
+    /// Whether the answer names `text` anywhere (a pod's own token volume:
+    /// then it is that pod's alone).
+    fn names(&self, text: &str) -> bool {
+        use base64::Engine;
+        let patch_names = self.patch.as_deref().is_some_and(|patch| {
+            base64::engine::general_purpose::STANDARD
+                .decode(patch)
+                .map_or(true, |json| {
+                    json.windows(text.len()).any(|w| w == text.as_bytes())
+                })
+        });
+        patch_names
+            || self
+                .reasons
+                .iter()
+                .chain(&self.warnings)
+                .any(|line| line.contains(text))
+    }
+}
+
 /// The namespace labels and annotations the webhook knows, by name.
 pub type NamespaceLookup<'a> = &'a (dyn Fn(&str) -> Option<(Labels, Labels)> + Sync);
 
@@ -125,7 +146,7 @@ pub fn inject(
     if request.sub_resource.is_some() {
         return ignored(response, record, "a subresource");
     }
-    let Some(pod) = request.object else {
+    let Some(mut pod) = request.object else {
         return invalid(400, "a CREATE request without an object".into(), record);
     };
     let namespace = request
@@ -139,12 +160,29 @@ pub fn inject(
     record.namespace.clone_from(&namespace);
     let labels = namespaces(&namespace);
 
-    let key = cache_key(&loaded.cache, &pod, &namespace, labels.as_ref());
+    // Replicas differ in their token volume's name alone: the key leaves
+    // it out, and an answer that names it is not kept for the others.
+    let token = token_volume(&pod);
+    let key = match &token {
+        Some(token) => {
+            let renamed = rename_volume(&mut pod, token, TOKEN_VOLUME_KEY);
+            let key = cache_key(&loaded.cache, &pod, &namespace, labels.as_ref());
+            for pointer in renamed {
+                if let Some(name) = pod.pointer_mut(&pointer) {
+                    *name = Value::String(token.clone());
+                }
+            }
+            key
+        }
+        None => cache_key(&loaded.cache, &pod, &namespace, labels.as_ref()),
+    };
     let (cached, hit) = match loaded.cache.get(key) {
         Some(cached) => (cached, true),
         None => {
             let cached = Arc::new(decide(loaded, pod, &namespace, labels));
-            loaded.cache.insert(key, cached.clone());
+            if token.as_deref().is_none_or(|token| !cached.names(token)) {
+                loaded.cache.insert(key, cached.clone());
+            }
             (cached, false)
         }
     };
@@ -647,6 +685,70 @@ impl Record {
             ..Record::default()
         }
     }
+}
+
+/// The ServiceAccount admission plugin, which runs before the webhooks,
+/// names each pod's token volume `kube-api-access-` and five random
+/// characters: the one thing in which the replicas of a ReplicaSet differ.
+const TOKEN_VOLUME_PREFIX: &str = "kube-api-access-";
+
+/// What the token volume is called in the cache key (not a valid volume
+/// name, so no pod has one by that name).
+const TOKEN_VOLUME_KEY: &str = "kube-api-access-*";
+
+/// The name of the pod's service account token volume, if it has one.
+fn token_volume(pod: &Value) -> Option<String> {
+    pod.pointer("/spec/volumes")?
+        .as_array()?
+        .iter()
+        .filter(|volume| volume.get("projected").is_some())
+        .filter_map(|volume| volume.get("name")?.as_str())
+        .find(|name| {
+            name.strip_prefix(TOKEN_VOLUME_PREFIX)
+                .is_some_and(|suffix| suffix.len() == 5)
+        })
+        .map(str::to_owned)
+}
+
+/// Renames volume `from` to `to` where the pod names it (its volume and the
+/// containers' mounts); the pointers of the names changed.
+fn rename_volume(pod: &mut Value, from: &str, to: &str) -> Vec<String> {
+    let mut renamed = Vec::new();
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return renamed;
+    };
+    let mut rename = |pointer: String, name: &mut Value| {
+        if name.as_str() == Some(from) {
+            *name = Value::String(to.to_owned());
+            renamed.push(pointer);
+        }
+    };
+    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        for (i, volume) in volumes.iter_mut().enumerate() {
+            if let Some(name) = volume.get_mut("name") {
+                rename(format!("/spec/volumes/{i}/name"), name);
+            }
+        }
+    }
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for (c, container) in containers.iter_mut().enumerate() {
+            let Some(mounts) = container
+                .get_mut("volumeMounts")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for (m, mount) in mounts.iter_mut().enumerate() {
+                if let Some(name) = mount.get_mut("name") {
+                    rename(format!("/spec/{list}/{c}/volumeMounts/{m}/name"), name);
+                }
+            }
+        }
+    }
+    renamed
 }
 
 /// The pod's injection depends on the pod and on its namespace's labels
