@@ -1145,6 +1145,18 @@ fn simulate_as_service_account(
         ],
         None,
     );
+    // The authorizer reads bindings from a cache that follows the API
+    // server: wait until it knows the new one.
+    let user = format!("--as=system:serviceaccount:{ns}:{account}");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while api
+        .try_kubectl(&["auth", "can-i", "list", "pods", "-n", ns, &user], None)
+        .stdout
+        != b"yes\n"
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let as_sa = token_kubeconfig(api, &token, ns);
     inject(
         &[

@@ -114,14 +114,19 @@ fn a_pod_in_a_labelled_namespace_is_injected_over_https() {
 /// The fake `pod-template-hash` of every Deployment's ReplicaSet, and the
 /// scheduled time (minutes since the epoch) of every CronJob's Job.
 const TEMPLATE_HASH: &str = "5d8f7c9b4";
-/// A CronJob's Job is named after its scheduled time: an hour ago.
+/// A CronJob's Job is named after its scheduled time: an hour before the
+/// test started (read once: a pod sent and the pod expected are named alike
+/// even when a minute turns between them).
 fn cronjob_minutes() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        / 60
-        - 60
+    static MINUTES: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *MINUTES.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            / 60
+            - 60
+    })
 }
 
 /// Turns `pod` (a workload's pod template, or a bare Pod) of workload

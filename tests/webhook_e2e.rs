@@ -489,8 +489,26 @@ spec:
 "
     ));
 
+    // A policy whose template has not been applied yet (`kubectl apply -f
+    // dir/` goes by file name) holds back nothing else.
+    let early = unique("e2e-early-policy");
+    let _early = api.delete_on_drop("clusterinjectionpolicies.kubectl-inject.dev", &early);
+    api.apply(&format!(
+        "apiVersion: kubectl-inject.dev/v1alpha1
+kind: ClusterInjectionPolicy
+metadata:
+  name: {early}
+spec:
+  namespaceSelector:
+    matchLabels: {{{SELECT}: {early}}}
+  action: inject
+  template: {early}-template
+"
+    ));
+
     let pki = Pki::new();
     let webhook = serve(api, &pki, &["--template-namespace", &templates]);
+    webhook.wait_for_log(|log| log.contains("waiting for its template") && log.contains(&early));
 
     // The policy arrives through the watch.
     let _policy = api.delete_on_drop("clusterinjectionpolicies.kubectl-inject.dev", &policy);

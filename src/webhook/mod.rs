@@ -302,12 +302,14 @@ fn take_into_service(
 ) {
     match built {
         Ok(Ok(loaded)) => {
-            log(format!(
+            // Said once it is true: a pod admitted after the line gets the set.
+            let said = format!(
                 "policy set {} in service: {} from {what}",
                 loaded.generation, loaded.description
-            ));
-            state.metrics.reload("policies", true);
+            );
             state.swap(loaded);
+            state.metrics.reload("policies", true);
+            log(said);
         }
         Ok(Err(refused)) => {
             state.metrics.reload("policies", false);

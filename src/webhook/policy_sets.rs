@@ -186,11 +186,12 @@ impl SetOptions {
     /// policies, templates or unreadable inputs.
     pub fn build(&self, inputs: Vec<SetInput>, generation: u64) -> Result<Loaded, Refused> {
         let (ws, diagnostics) = self.check(&inputs);
-        let findings: Vec<String> = diagnostics
+        let (waiting, findings): (Vec<_>, Vec<_>) = diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error && about_policy(d))
-            .map(|d| one_line(&ws, d))
-            .collect();
+            .partition(|d| waits_for_its_template(d));
+        let findings: Vec<String> = findings.into_iter().map(|d| one_line(&ws, d)).collect();
+        let waiting: Vec<String> = waiting.into_iter().map(|d| one_line(&ws, d)).collect();
         if !findings.is_empty() {
             return Err(Refused {
                 generation,
@@ -206,15 +207,31 @@ impl SetOptions {
             inputs,
             namespaces,
             description: format!(
-                "{} polic{}, {} template{}",
+                "{} polic{}, {} template{}{}",
                 policies,
                 if policies == 1 { "y" } else { "ies" },
                 templates,
-                if templates == 1 { "" } else { "s" }
+                if templates == 1 { "" } else { "s" },
+                waiting
+                    .iter()
+                    .map(|w| format!("\n  waiting for its template (pods it selects are answered per --on-error): {w}"))
+                    .collect::<String>()
             ),
             cache: InjectionCache::default(),
         })
     }
+}
+
+/// A policy read from the cluster that names a template the cluster does
+/// not have (yet). Objects arrive one at a time (`kubectl apply -f dir/`
+/// goes by file name) and `/validate` lets such a policy in with a warning:
+/// refusing the whole set for it would freeze every other policy of the
+/// cluster. Until its template comes, the pods it selects are answered
+/// per `--on-error`. In a directory, which is one commit, it refuses.
+fn waits_for_its_template(d: &Diagnostic) -> bool {
+    // Findings about cluster objects name the object and have no file
+    // position (`lint::detach_live_positions`).
+    d.rule.id == "INJ101" && d.at.is_none() && d.object.is_some()
 }
 
 /// Whether a finding is about the policy set itself: a policy or template,
@@ -379,19 +396,55 @@ mod tests {
     #[test]
     fn a_set_with_errors_is_refused_with_its_findings() {
         let bad = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "ClusterInjectionPolicy",
-            "metadata": {"name": "mesh"}, "spec": {"action": "inject", "template": "nope"}}"#;
+            "metadata": {"name": "mesh"}, "spec": {"action": "injekt", "template": "proxy"}}"#;
         let refused = options()
             .build(vec![object(TEMPLATE), object(bad)], 1)
             .unwrap_err();
         assert_eq!(refused.findings.len(), 1, "{refused}");
         assert!(
-            refused.findings[0].starts_with("ClusterInjectionPolicy/mesh: INJ101"),
+            refused.findings[0].starts_with("ClusterInjectionPolicy/mesh: INJ002"),
             "{refused}"
         );
-        let good = bad.replace("nope", "proxy");
+        let good = bad.replace("injekt", "inject");
         let loaded = options()
             .build(vec![object(TEMPLATE), object(&good)], 1)
             .unwrap();
         assert_eq!(loaded.description, "1 policy, 1 template");
+    }
+
+    /// A policy whose template is not in the cluster yet does not hold back
+    /// the rest of the cluster's set; in a directory it refuses the set.
+    #[test]
+    fn a_cluster_policy_may_wait_for_its_template_a_directorys_may_not() {
+        let early = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "ClusterInjectionPolicy",
+            "metadata": {"name": "early"}, "spec": {"action": "inject", "template": "not-yet"}}"#;
+        let loaded = options()
+            .build(vec![object(TEMPLATE), object(early)], 1)
+            .unwrap();
+        assert!(
+            loaded
+                .description
+                .starts_with("1 policy, 1 template\n  waiting for its template")
+                && loaded
+                    .description
+                    .contains("ClusterInjectionPolicy/early: INJ101"),
+            "{}",
+            loaded.description
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("early.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: ClusterInjectionPolicy\nmetadata: {name: early}\nspec: {action: inject, template: not-yet}\n",
+        )
+        .unwrap();
+        let refused = options()
+            .build(vec![object(TEMPLATE), SetInput::Path(file)], 1)
+            .unwrap_err();
+        assert!(
+            refused.findings.len() == 1 && refused.findings[0].contains("INJ101"),
+            "{refused}"
+        );
     }
 }
