@@ -94,27 +94,9 @@ pub struct Cached {
     pub patch: Option<Arc<str>>,
     /// Findings about the injected pod (INJ301 …), as API warnings.
     pub warnings: Vec<String>,
-}
-
-impl Cached {
-    /// Whether the answer names `text` anywhere (a pod's own token volume:
-    /// then it is that pod's alone).
-    fn names(&self, text: &str) -> bool {
-        use base64::Engine;
-        let patch_names = self.patch.as_deref().is_some_and(|patch| {
-            base64::engine::general_purpose::STANDARD
-                .decode(patch)
-                .map_or(true, |json| {
-                    json.windows(text.len()).any(|w| w == text.as_bytes())
-                })
-        });
-        patch_names
-            || self
-                .reasons
-                .iter()
-                .chain(&self.warnings)
-                .any(|line| line.contains(text))
-    }
+    /// The answer names the pod's own token volume (the patch moves a
+    /// container that mounts it): it is not its replicas' answer.
+    pub names_its_token: bool,
 }
 
 /// The namespace labels and annotations the webhook knows, by name.
@@ -179,8 +161,8 @@ pub fn inject(
     let (cached, hit) = match loaded.cache.get(key) {
         Some(cached) => (cached, true),
         None => {
-            let cached = Arc::new(decide(loaded, pod, &namespace, labels));
-            if token.as_deref().is_none_or(|token| !cached.names(token)) {
+            let cached = Arc::new(decide(loaded, pod, &namespace, labels, token.as_deref()));
+            if !cached.names_its_token {
                 loaded.cache.insert(key, cached.clone());
             }
             (cached, false)
@@ -196,6 +178,7 @@ fn decide(
     mut pod: Value,
     namespace: &str,
     labels: Option<(Labels, Labels)>,
+    token: Option<&str>,
 ) -> Cached {
     // The API server applies the patch to the pod it sent, which is not
     // quite the engine's view of it (below; an empty `spec` where the pod
@@ -227,6 +210,7 @@ fn decide(
         reasons: vec![reason],
         patch: None,
         warnings: Vec::new(),
+        names_its_token: false,
     };
     let Some(object) = Object::from_root(FileId(u32::MAX), 0, Node::from_json(&workload)) else {
         return error("the pod has no apiVersion or kind".into());
@@ -248,8 +232,12 @@ fn decide(
             reasons: vec!["no policy or template is loaded".into()],
             patch: None,
             warnings: Vec::new(),
+            names_its_token: false,
         };
     };
+    let names =
+        |text: &[u8]| token.is_some_and(|t| memchr::memmem::find(text, t.as_bytes()).is_some());
+    let mut names_its_token = false;
     let patch = match (&result.pod_before, &result.pod_after) {
         (Some(before), Some(after)) if own.decision == Outcome::Inject => {
             let patch = json_patch::diff(before, after);
@@ -266,9 +254,12 @@ fn decide(
                 ));
             } else {
                 match serde_json::to_vec(&patch) {
-                    Ok(bytes) => Some(Arc::from(
-                        base64::engine::general_purpose::STANDARD.encode(bytes),
-                    )),
+                    Ok(bytes) => {
+                        names_its_token = names(&bytes);
+                        Some(Arc::from(
+                            base64::engine::general_purpose::STANDARD.encode(bytes),
+                        ))
+                    }
                     Err(e) => return error(format!("the patch cannot be written: {e}")),
                 }
             }
@@ -280,7 +271,12 @@ fn decide(
         .filter(|d| d.severity >= Severity::Warning)
         .take(MAX_WARNINGS)
         .map(|d| format!("{}: {}", d.rule.id, d.message))
-        .collect();
+        .collect::<Vec<String>>();
+    names_its_token |= own
+        .reasons
+        .iter()
+        .chain(&warnings)
+        .any(|line| names(line.as_bytes()));
     Cached {
         outcome: own.decision,
         workload: workload_name,
@@ -289,6 +285,7 @@ fn decide(
         reasons: own.reasons,
         patch,
         warnings,
+        names_its_token,
     }
 }
 

@@ -239,7 +239,10 @@ async fn adopt_cluster_version(client: &kube::Client, config: &mut crate::config
         ));
         return;
     }
-    match kubernetes_version(client).await {
+    // The namespaces' watch waits for the API server anyway; this question
+    // must not hold the start up for longer.
+    let asked = tokio::time::timeout(Duration::from_secs(10), kubernetes_version(client)).await;
+    match asked.unwrap_or_else(|_| Err("the API server did not say its version in 10 s".into())) {
         Ok(version) => {
             log(format!(
                 "Kubernetes version {version} (from the API server)"

@@ -357,6 +357,7 @@ mod tests {
             reasons: Vec::new(),
             patch: None,
             warnings: Vec::new(),
+            names_its_token: false,
         })
     }
 
