@@ -295,6 +295,24 @@ fn ensure_crds(api: &Apiserver) -> String {
     .to_owned()
 }
 
+/// A ClusterInjectionPolicy `name` injecting `template` into namespaces
+/// with `labels` (`key: value` each).
+fn injection_policy(name: &str, labels: &[&str], template: &str) -> String {
+    let labels: String = labels.iter().map(|l| format!("\n      {l}")).collect();
+    format!(
+        "apiVersion: kubectl-inject.dev/v1alpha1
+kind: ClusterInjectionPolicy
+metadata:
+  name: {name}
+spec:
+  namespaceSelector:
+    matchLabels:{labels}
+  action: inject
+  template: {template}
+"
+    )
+}
+
 // ---- the tests ---------------------------------------------------------------------------
 
 /// `rollout.percent` of ClusterInjectionPolicy/mesh-default in
@@ -493,17 +511,10 @@ spec:
     // dir/` goes by file name) holds back nothing else.
     let early = unique("e2e-early-policy");
     let _early = api.delete_on_drop("clusterinjectionpolicies.kubectl-inject.dev", &early);
-    api.apply(&format!(
-        "apiVersion: kubectl-inject.dev/v1alpha1
-kind: ClusterInjectionPolicy
-metadata:
-  name: {early}
-spec:
-  namespaceSelector:
-    matchLabels: {{{SELECT}: {early}}}
-  action: inject
-  template: {early}-template
-"
+    api.apply(&injection_policy(
+        &early,
+        &[&format!("{SELECT}: {early}")],
+        &format!("{early}-template"),
     ));
 
     let pki = Pki::new();
@@ -512,19 +523,10 @@ spec:
 
     // The policy arrives through the watch.
     let _policy = api.delete_on_drop("clusterinjectionpolicies.kubectl-inject.dev", &policy);
-    api.apply(&format!(
-        "apiVersion: kubectl-inject.dev/v1alpha1
-kind: ClusterInjectionPolicy
-metadata:
-  name: {policy}
-spec:
-  namespaceSelector:
-    matchLabels:
-      kubectl-inject.dev/injection: enabled
-      {selected}
-  action: inject
-  template: {template}@2.0.0
-"
+    api.apply(&injection_policy(
+        &policy,
+        &[ENABLED, &selected],
+        &format!("{template}@2.0.0"),
     ));
     api.apply(&format!(
         "{}{}",
