@@ -1148,15 +1148,10 @@ fn simulate_as_service_account(
     // The authorizer reads bindings from a cache that follows the API
     // server: wait until it knows the new one.
     let user = format!("--as=system:serviceaccount:{ns}:{account}");
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while api
-        .try_kubectl(&["auth", "can-i", "list", "pods", "-n", ns, &user], None)
-        .stdout
-        != b"yes\n"
-        && std::time::Instant::now() < until
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::webhook::wait_until("the new binding", Duration::from_secs(20), || {
+        let answer = api.try_kubectl(&["auth", "can-i", "list", "pods", "-n", ns, &user], None);
+        (answer.stdout == b"yes\n").then_some(())
+    });
     let as_sa = token_kubeconfig(api, &token, ns);
     inject(
         &[

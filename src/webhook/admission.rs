@@ -145,19 +145,17 @@ pub fn inject(
     // Replicas differ in their token volume's name alone: the key leaves
     // it out, and an answer that names it is not kept for the others.
     let token = token_volume(&pod);
-    let key = match &token {
-        Some(token) => {
-            let renamed = rename_volume(&mut pod, token, TOKEN_VOLUME_KEY);
-            let key = cache_key(&loaded.cache, &pod, &namespace, labels.as_ref());
-            for pointer in renamed {
-                if let Some(name) = pod.pointer_mut(&pointer) {
-                    *name = Value::String(token.clone());
-                }
-            }
-            key
-        }
-        None => cache_key(&loaded.cache, &pod, &namespace, labels.as_ref()),
+    let renamed = match &token {
+        Some(token) => rename_volume(&mut pod, token, TOKEN_VOLUME_KEY),
+        None => Vec::new(),
     };
+    let key = cache_key(&loaded.cache, &pod, &namespace, labels.as_ref());
+    // Back by pointer: only the names renamed above.
+    for pointer in renamed {
+        if let (Some(name), Some(token)) = (pod.pointer_mut(&pointer), &token) {
+            *name = Value::String(token.clone());
+        }
+    }
     let (cached, hit) = match loaded.cache.get(key) {
         Some(cached) => (cached, true),
         None => {
@@ -694,7 +692,7 @@ const TOKEN_VOLUME_PREFIX: &str = "kube-api-access-";
 const TOKEN_VOLUME_KEY: &str = "kube-api-access-*";
 
 /// The name of the pod's service account token volume, if it has one.
-fn token_volume(pod: &Value) -> Option<String> {
+pub fn token_volume(pod: &Value) -> Option<String> {
     pod.pointer("/spec/volumes")?
         .as_array()?
         .iter()
@@ -709,7 +707,7 @@ fn token_volume(pod: &Value) -> Option<String> {
 
 /// Renames volume `from` to `to` where the pod names it (its volume and the
 /// containers' mounts); the pointers of the names changed.
-fn rename_volume(pod: &mut Value, from: &str, to: &str) -> Vec<String> {
+pub fn rename_volume(pod: &mut Value, from: &str, to: &str) -> Vec<String> {
     let mut renamed = Vec::new();
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return renamed;
