@@ -15,6 +15,7 @@ pub mod blast_radius;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod deployables;
 pub mod diagnostic;
 pub mod diff;
 pub mod engine;
