@@ -37,10 +37,45 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleSetting>,
     #[serde(default)]
     pub injectors: Injectors,
+    /// Deployables that share a cluster (SPEC "Deployables"); without it,
+    /// each Flux cluster folder is one and every other deployable its own.
+    #[serde(default)]
+    pub environments: Vec<EnvironmentConfig>,
+    /// How long one render (`kustomize build`, `helm template`) may take
+    /// (`90s`, `2m`); 60 s when unset.
+    pub render_timeout: Option<String>,
     /// Directory holding the file (globs and paths are relative to it).
     #[serde(skip)]
     pub root: PathBuf,
 }
+
+/// One environment: a cluster, the deployables applied to it, and what
+/// differs there.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentConfig {
+    pub name: String,
+    /// Deployable roots or folders (and gitignore-style globs), relative to
+    /// the configuration file.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    pub kubernetes_version: Option<String>,
+    /// Namespace of this environment's objects that name none.
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub helm: HelmSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmSettings {
+    /// Values files for `helm template`, relative to the configuration file.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// Default time one render may take.
+pub const DEFAULT_RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -248,6 +283,50 @@ impl Config {
             }
             let _ = setting;
         }
+        let mut names = std::collections::HashSet::new();
+        for (i, env) in config.environments.iter().enumerate() {
+            let at = |field: &str| {
+                root.lookup_pointer(&format!("/environments/{i}{field}"))
+                    .map_or(root.span.clone(), |(node, _)| node.span.clone())
+            };
+            if env.name.trim().is_empty() {
+                return Err(error(
+                    at("/name"),
+                    "an environment needs a name".into(),
+                    "empty name",
+                    None,
+                ));
+            }
+            if !names.insert(env.name.as_str()) {
+                return Err(error(
+                    at("/name"),
+                    format!("environment `{}` is defined twice", env.name),
+                    "defined again",
+                    Some("give each environment its own name, or merge their paths".into()),
+                ));
+            }
+            if let Some(version) = &env.kubernetes_version
+                && parse_version(version).is_none()
+            {
+                return Err(error(
+                    at("/kubernetesVersion"),
+                    format!("`{version}` is not a Kubernetes version"),
+                    "wrong value",
+                    Some("write it as \"1.31\"".into()),
+                ));
+            }
+        }
+        if let Some(timeout) = &config.render_timeout
+            && parse_duration(timeout).is_none()
+        {
+            return Err(error(
+                root.lookup_pointer("/renderTimeout")
+                    .map_or(root.span.clone(), |(node, _)| node.span.clone()),
+                format!("`{timeout}` is not a duration"),
+                "wrong value",
+                Some("write e.g. 90s or 2m".into()),
+            ));
+        }
         // Rule names are accepted too; store ids.
         config.rules = std::mem::take(&mut config.rules)
             .into_iter()
@@ -258,15 +337,15 @@ impl Config {
 
     /// `kubernetesVersion` as (major, minor); `None` when unset or unreadable.
     pub fn kubernetes_version(&self) -> Option<(u64, u64)> {
-        let text = self
-            .kubernetes_version
-            .as_deref()?
-            .trim()
-            .trim_start_matches('v');
-        let mut parts = text.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next().unwrap_or("0").parse().ok()?;
-        Some((major, minor))
+        parse_version(self.kubernetes_version.as_deref()?)
+    }
+
+    /// How long one render may take.
+    pub fn render_timeout(&self) -> std::time::Duration {
+        self.render_timeout
+            .as_deref()
+            .and_then(parse_duration)
+            .unwrap_or(DEFAULT_RENDER_TIMEOUT)
     }
 
     /// The severity a rule reports at, `None` when turned off.
@@ -278,11 +357,52 @@ impl Config {
     }
 }
 
+/// A Kubernetes version (`1.31`, `v1.31.2`) as (major, minor).
+pub fn parse_version(text: &str) -> Option<(u64, u64)> {
+    let text = text.trim().trim_start_matches('v');
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().unwrap_or("0").parse().ok()?;
+    Some((major, minor))
+}
+
+/// A duration as `500ms`, `90s`, `2m`, `1h` or a number of seconds.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    (seconds > 0.0 && seconds.is_finite()).then(|| std::time::Duration::from_secs_f64(seconds))
+}
+
 /// JSON of the configuration, keeping version numbers as written
 /// (`kubernetesVersion: 1.30` is "1.30", not the float 1.3).
 fn config_json(root: &Node, text: &str) -> serde_json::Value {
     let mut json = root.to_json();
-    if let (Some(obj), Some(entries)) = (json.as_object_mut(), root.as_map()) {
+    keep_versions_as_written(&mut json, root, text);
+    let environments = root.get("environments").and_then(Node::as_seq);
+    if let (Some(items), Some(nodes)) = (
+        json.get_mut("environments").and_then(|e| e.as_array_mut()),
+        environments,
+    ) {
+        for (item, node) in items.iter_mut().zip(nodes) {
+            keep_versions_as_written(item, node, text);
+        }
+    }
+    json
+}
+
+fn keep_versions_as_written(json: &mut serde_json::Value, node: &Node, text: &str) {
+    if let (Some(obj), Some(entries)) = (json.as_object_mut(), node.as_map()) {
         for entry in entries {
             if matches!(entry.value.value, Value::Float(_) | Value::Int(_))
                 && entry.key == "kubernetesVersion"
@@ -292,7 +412,6 @@ fn config_json(root: &Node, text: &str) -> serde_json::Value {
             }
         }
     }
-    json
 }
 
 /// serde lists the accepted names (`expected one of `a`, `b``); suggest the

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::deployable::DeployableId;
 use crate::rules::Rule;
 use crate::source::FileId;
 
@@ -98,6 +99,9 @@ pub struct Diagnostic {
     /// Field path of the node at fault (`/spec/containers/0/image`): lets a
     /// finding be matched across revisions when lines move.
     pub path: Option<String>,
+    /// The deployables the finding was made in (several when the same
+    /// finding, at the same place, comes from several renderings).
+    pub deployables: Vec<DeployableId>,
 }
 
 impl Diagnostic {
@@ -113,6 +117,7 @@ impl Diagnostic {
             help: None,
             labels: Vec::new(),
             path: None,
+            deployables: Vec::new(),
         }
     }
 

@@ -2,18 +2,28 @@
 //! simulation of every workload, then suppressions and the configuration's
 //! severities.
 
-use std::io::Read;
+use std::collections::HashMap;
+
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
+use crate::deployables::{
+    self,
+    read::{Origins, Read, ReadOptions},
+    render::Renderers,
+    source_map::SourceMapper,
+};
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace, load_inputs, load_with};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace, load_inputs};
+use crate::model::Object;
+use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::report::Summary;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
+use crate::source::FileId;
 use crate::source::git::{GitRepo, Revision};
 use crate::source::{DiscoverOptions, absolute_normalized};
 use crate::suppress;
@@ -54,6 +64,11 @@ pub struct Analysis<'a> {
     pub manual_injector: Option<&'static str>,
     /// Read the paths at this Git revision instead of the working tree.
     pub revision: Option<(&'a GitRepo, Revision)>,
+    /// `--environment NAME`: analyse only this environment.
+    pub environment: Option<String>,
+    /// The paths are a copy of another tree (a Git revision written to a
+    /// temporary folder): files are named as in that tree.
+    pub rewrite: Option<(PathBuf, PathBuf)>,
 }
 
 impl<'a> Analysis<'a> {
@@ -67,6 +82,8 @@ impl<'a> Analysis<'a> {
             progress: false,
             manual_injector: None,
             revision: None,
+            environment: None,
+            rewrite: None,
         }
     }
 
@@ -82,7 +99,7 @@ impl<'a> Analysis<'a> {
     /// Loads the paths (and the configuration's `policies`) and analyses
     /// them, as every command does. Fails only when a path cannot be read
     /// at all.
-    pub fn run(&self, stdin: impl Read) -> Result<(Workspace, LintOutcome), String> {
+    pub fn run(&self, stdin: impl std::io::Read) -> Result<(Workspace, LintOutcome), String> {
         self.run_with(Vec::new(), stdin)
     }
 
@@ -91,11 +108,9 @@ impl<'a> Analysis<'a> {
     pub fn run_with(
         &self,
         extra: Vec<Input>,
-        stdin: impl Read,
+        stdin: impl std::io::Read,
     ) -> Result<(Workspace, LintOutcome), String> {
         let config = self.config;
-        let mut paths = self.paths.clone();
-        paths.extend(config.policies.iter().map(|p| config.root.join(p)));
         let options = LoadOptions {
             discover: DiscoverOptions {
                 ignore: config.ignore.clone(),
@@ -105,25 +120,265 @@ impl<'a> Analysis<'a> {
             progress: self.progress,
             ..LoadOptions::default()
         };
-        let ws = match &self.revision {
-            None => load_with(&paths, extra, &options, stdin)?,
+        let read = match &self.revision {
+            None => {
+                let options = ReadOptions {
+                    config,
+                    load: options,
+                    renderers: Renderers {
+                        timeout: config.render_timeout(),
+                        ..Renderers::default()
+                    },
+                    rewrite: self.rewrite.clone(),
+                    environment: self.environment.clone(),
+                };
+                deployables::read::read(&self.paths, extra, &options, stdin)?
+            }
             Some((repo, revision)) => {
+                let mut paths = self.paths.clone();
+                paths.extend(config.policies.iter().map(|p| config.root.join(p)));
                 let inputs = repo.read(revision, &paths, &options.discover, self.max_file_size)?;
-                load_inputs(inputs, Vec::new(), &options)
+                Read {
+                    ws: load_inputs(inputs, Vec::new(), &options),
+                    origins: Origins::default(),
+                }
             }
         };
-        let default_namespace = self.default_namespace();
-        let outcome = lint(
-            &ws,
-            config,
-            &LintOptions {
-                default_namespace,
-                no_suppressions: self.no_suppressions,
-                kubernetes_version: config.kubernetes_version(),
-                manual_injector: self.manual_injector,
+        self.analyse(read)
+    }
+
+    /// Lints each environment of `read` on its own (rules that compare
+    /// objects see one cluster at a time), maps findings in renderings to
+    /// the files that wrote them, and reports a finding made the same in
+    /// several deployables once.
+    fn analyse(&self, read: Read) -> Result<(Workspace, LintOutcome), String> {
+        let config = self.config;
+        let Read {
+            mut ws,
+            mut origins,
+        } = read;
+        let environments = ws.deployables.environments.clone();
+        let selected: Vec<usize> = match &self.environment {
+            None => (0..environments.len()).collect(),
+            Some(name) => match environments.iter().position(|e| &e.name == name) {
+                Some(i) => vec![i],
+                None => {
+                    let known: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+                    return Err(format!(
+                        "no environment `{name}`: the paths hold {}",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                }
             },
-        );
-        Ok((ws, outcome))
+        };
+        let options_for = |env: Option<&crate::model::deployable::Environment>| LintOptions {
+            default_namespace: self
+                .namespace
+                .clone()
+                .or_else(|| env.and_then(|e| e.namespace.clone()))
+                .or_else(|| config.namespace.clone())
+                .unwrap_or_else(|| "default".to_owned()),
+            no_suppressions: self.no_suppressions,
+            kubernetes_version: env
+                .and_then(|e| e.kubernetes_version.as_deref())
+                .and_then(crate::config::parse_version)
+                .or_else(|| config.kubernetes_version()),
+            manual_injector: self.manual_injector,
+        };
+
+        // One environment holding everything: no copies.
+        if environments.len() <= 1 {
+            let env = environments.first();
+            let mut outcome = lint(&ws, config, &options_for(env));
+            let objects = std::mem::take(&mut ws.objects);
+            tag_and_map(&objects, &mut ws, &mut origins, &mut outcome.diagnostics);
+            ws.objects = objects;
+            let merged = finish_outcome(&ws, outcome.diagnostics, outcome.simulation);
+            return Ok((ws, merged));
+        }
+
+        let objects = std::mem::take(&mut ws.objects);
+        let load_diagnostics = std::mem::take(&mut ws.diagnostics);
+        let mut per_env: Vec<Vec<Object>> = vec![Vec::new(); environments.len()];
+        for object in objects {
+            let envs: Vec<usize> = ws
+                .deployables
+                .get(object.deployable)
+                .map(|d| {
+                    d.environments
+                        .iter()
+                        .map(|e| e.0 as usize)
+                        .filter(|e| selected.contains(e))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some((last, rest)) = envs.split_last() {
+                for &env in rest {
+                    per_env[env].push(object.clone());
+                }
+                per_env[*last].push(object);
+            }
+        }
+        // Findings of reading go to one environment each: that of their
+        // deployable, else the first.
+        let mut routed: Vec<Vec<Diagnostic>> = vec![Vec::new(); environments.len()];
+        let file_deployable: HashMap<FileId, DeployableId> = per_env
+            .iter()
+            .flatten()
+            .map(|o| (o.file, o.deployable))
+            .collect();
+        for d in load_diagnostics {
+            let deployable = d.deployables.first().copied().or_else(|| {
+                d.at.as_ref()
+                    .and_then(|at| file_deployable.get(&at.file).copied())
+            });
+            let env = deployable
+                .and_then(|id| ws.deployables.get(id))
+                .and_then(|dep| {
+                    dep.environments
+                        .iter()
+                        .map(|e| e.0 as usize)
+                        .find(|e| selected.contains(e))
+                })
+                .unwrap_or(selected[0]);
+            routed[env].push(d);
+        }
+
+        let mut all_objects = Vec::new();
+        let mut diagnostics = Vec::new();
+        let mut simulation = Simulation::default();
+        for env in selected {
+            let env_ws = Workspace {
+                sources: ws.sources.clone(),
+                objects: std::mem::take(&mut per_env[env]),
+                diagnostics: std::mem::take(&mut routed[env]),
+                ..Workspace::default()
+            };
+            let mut outcome = lint(&env_ws, config, &options_for(environments.get(env)));
+            tag_and_map(
+                &env_ws.objects,
+                &mut ws,
+                &mut origins,
+                &mut outcome.diagnostics,
+            );
+            let offset = all_objects.len();
+            for mut workload in outcome.simulation.workloads {
+                workload.object += offset;
+                workload.environment = EnvironmentId(env as u32);
+                simulation.workloads.push(workload);
+            }
+            if simulation.live.is_none() {
+                simulation.live = outcome.simulation.live;
+            }
+            diagnostics.append(&mut outcome.diagnostics);
+            all_objects.extend(env_ws.objects);
+        }
+        ws.objects = all_objects;
+        let merged = finish_outcome(&ws, diagnostics, simulation);
+        Ok((ws, merged))
+    }
+}
+
+/// Names the deployables of each finding (by the object it is in), then
+/// maps findings in renderings to the files that wrote them.
+fn tag_and_map(
+    objects: &[Object],
+    ws: &mut Workspace,
+    origins: &mut Origins,
+    diagnostics: &mut [Diagnostic],
+) {
+    let index = ObjectIndex::new(objects);
+    for d in diagnostics.iter_mut() {
+        if d.deployables.is_empty()
+            && let Some(object) =
+                d.at.as_ref()
+                    .and_then(|at| index.containing(objects, at.file, at.span.start))
+        {
+            d.deployables.push(object.deployable);
+        }
+    }
+    if origins.rendered.is_empty() {
+        return;
+    }
+    let mut mapper = SourceMapper::new(origins);
+    for d in diagnostics.iter_mut() {
+        mapper.map(objects, &mut ws.sources, d);
+    }
+}
+
+/// The outcome of a run from its findings and workloads: findings made the
+/// same in several deployables (rule, place, message; the object too when
+/// there is no place) reported once, listing them all; sorted; counted.
+fn finish_outcome(
+    ws: &Workspace,
+    diagnostics: Vec<Diagnostic>,
+    simulation: Simulation,
+) -> LintOutcome {
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    let mut seen: HashMap<DedupKey, usize> = HashMap::new();
+    for d in diagnostics {
+        let key = DedupKey::of(&d);
+        match seen.get(&key) {
+            Some(&i) => {
+                let first = &mut kept[i];
+                for id in d.deployables {
+                    if !first.deployables.contains(&id) {
+                        first.deployables.push(id);
+                    }
+                }
+            }
+            None => {
+                seen.insert(key, kept.len());
+                kept.push(d);
+            }
+        }
+    }
+    for d in &mut kept {
+        d.deployables.sort();
+    }
+    kept.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut summary = Summary {
+        files: ws.files,
+        live_objects: ws.live_objects,
+        documents: ws.documents,
+        skipped_documents: ws.skipped_documents,
+        workloads: simulation.workloads.len(),
+        injected: simulation.injected(),
+        ..Summary::default()
+    };
+    summary.count(&kept);
+    LintOutcome {
+        diagnostics: kept,
+        summary,
+        simulation,
+    }
+}
+
+/// What makes two findings the same one.
+#[derive(PartialEq, Eq, Hash)]
+struct DedupKey {
+    rule: &'static str,
+    at: Option<(FileId, usize, usize)>,
+    message: String,
+    object: Option<crate::diagnostic::ObjectRef>,
+}
+
+impl DedupKey {
+    fn of(d: &Diagnostic) -> DedupKey {
+        DedupKey {
+            rule: d.rule.id,
+            at: d.at.as_ref().map(|a| (a.file, a.span.start, a.span.end)),
+            message: d.message.clone(),
+            object: if d.at.is_none() {
+                d.object.clone()
+            } else {
+                None
+            },
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Object;
+use crate::model::deployable::Deployables;
 use crate::rules::{duplicate_key, invalid_yaml, unreadable_input};
 use crate::source::{DiscoverOptions, FileId, InputError, SourceFile, SourceMap, discover};
 use crate::yaml::{Limits, parse_stream};
@@ -57,6 +58,11 @@ pub struct Workspace {
     pub documents: usize,
     /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`).
     pub skipped_documents: usize,
+    /// What is applied together (see `deployables`); empty when the run
+    /// read no paths as deployables.
+    pub deployables: Deployables,
+    /// Files under a kustomization that no kustomization uses: never applied, not read.
+    pub unused_files: usize,
 }
 
 /// One file's share of the work, made on a worker thread.
@@ -121,15 +127,35 @@ pub enum Input {
         name: String,
         json: String,
     },
+    /// A renderer's output (see `deployables`), named after what was rendered.
+    Rendered {
+        name: String,
+        text: String,
+    },
 }
 
 /// Reads and parses `inputs` in parallel; `errors` are inputs that could not
-/// be read as a whole (they become INJ007 findings).
+/// be read as a whole (they become INJ006 findings).
 pub fn load_inputs(
     inputs: Vec<Input>,
     errors: Vec<InputError>,
     options: &LoadOptions,
 ) -> Workspace {
+    let mut ws = Workspace::default();
+    load_into(&mut ws, inputs, errors, options);
+    ws
+}
+
+/// [`load_inputs`] into a workspace that may already hold files: the
+/// inputs get the next file ids, in order (input `i` is the first new id
+/// plus `i`). Returns the first new id.
+pub fn load_into(
+    ws: &mut Workspace,
+    inputs: Vec<Input>,
+    errors: Vec<InputError>,
+    options: &LoadOptions,
+) -> FileId {
+    let first = ws.sources.len();
     let bar = if options.progress && inputs.len() >= PROGRESS_MIN_FILES {
         let bar = ProgressBar::new(inputs.len() as u64).with_style(
             ProgressStyle::with_template("{spinner} loading {pos}/{len} files {wide_bar} {eta}")
@@ -144,16 +170,15 @@ pub fn load_inputs(
         .into_par_iter()
         .enumerate()
         .map(|(i, input)| {
-            let load = load_file(FileId(i as u32), input, options);
+            let load = load_file(FileId((first + i) as u32), input, options);
             bar.inc(1);
             load
         })
         .collect();
 
     bar.finish_and_clear();
-    let mut ws = Workspace::default();
     for load in loads {
-        let live = load.source.live;
+        let (live, rendered) = (load.source.live, load.source.rendered);
         ws.sources.add(load.source);
         ws.objects.extend(load.objects);
         ws.diagnostics.extend(load.diagnostics);
@@ -161,7 +186,8 @@ pub fn load_inputs(
         ws.skipped_documents += load.skipped;
         if live {
             ws.live_objects += 1;
-        } else {
+        } else if !rendered {
+            // A rendering counts as the files it was made of (deployables).
             ws.files += 1;
         }
     }
@@ -173,7 +199,7 @@ pub fn load_inputs(
             "fix or remove the path, or list it under `ignore` in .kubectl-inject.yaml",
         ));
     }
-    ws
+    FileId(first as u32)
 }
 
 /// How reports name a file: the path as the user gave it, `/`-separated.
@@ -187,6 +213,11 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
         Input::Live { name, json } => {
             let mut load = parse_file(id, name, json, &options.limits);
             load.source.live = true;
+            return load;
+        }
+        Input::Rendered { name, text } => {
+            let mut load = parse_file(id, name, text, &options.limits);
+            load.source.rendered = true;
             return load;
         }
         Input::Read { name, bytes } => (name, bytes),

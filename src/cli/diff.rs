@@ -42,6 +42,7 @@ pub fn run(global: &GlobalArgs, args: DiffArgs) -> Outcome {
     let analysis = Analysis {
         namespace: global.namespace.clone(),
         max_file_size: args.max_file_size,
+        environment: global.environment.clone(),
         ..Analysis::new(paths, &config)
     };
     let radius = match blast_radius::analyse(&analysis, &args.base, args.head.as_deref()) {

@@ -150,6 +150,7 @@ fn run(
         max_file_size: args.max_file_size,
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         manual_injector: injector,
+        environment: global.environment.clone(),
         ..Analysis::new(paths, &config)
     };
     let stdin = std::io::stdin().lock();
@@ -174,7 +175,8 @@ fn run(
         &outcome.summary,
         command,
     )
-    .with_baseline(baseline.as_ref());
+    .with_baseline(baseline.as_ref())
+    .with_deployables(&workspace.deployables);
     if command == "simulate" {
         report = report
             .with_workloads(&outcome.simulation.workloads)

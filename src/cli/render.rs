@@ -56,6 +56,7 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
         namespace: global.namespace.clone(),
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         manual_injector: args.injector,
+        environment: global.environment.clone(),
         ..Analysis::new(args.paths.clone(), &config)
     };
     let (workspace, outcome) = match analysis.run(std::io::stdin().lock()) {

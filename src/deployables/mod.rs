@@ -6,5 +6,11 @@
 //! them with the real tools, and maps every rendered object back to the
 //! file and line that wrote it.
 
+pub mod gitops;
+pub mod kustomization;
+pub mod layout;
+pub mod names;
 pub mod origin;
+pub mod read;
 pub mod render;
+pub mod source_map;

@@ -24,6 +24,7 @@ use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
 use crate::injectors::webhooks::{self, Webhooks};
 use crate::load::Workspace;
+use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::model::namespace::Namespaces;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
@@ -58,6 +59,10 @@ pub struct WorkloadResult {
     pub file: FileId,
     /// Start of the object, for reports.
     pub offset: usize,
+    /// The deployable the workload was read from, and the environment it
+    /// was simulated in (one workload per environment it is applied to).
+    pub deployable: DeployableId,
+    pub environment: EnvironmentId,
     pub injectors: Vec<InjectorResult>,
     /// The pod template before and after injection (only when injected:
     /// a large run keeps no copies of pods nothing happens to).
@@ -81,6 +86,8 @@ impl WorkloadResult {
             name: object.name.clone(),
             file: object.file,
             offset: object.root.span.start,
+            deployable: object.deployable,
+            environment: EnvironmentId::default(),
             injectors,
             pod_before,
             pod_after,

@@ -1,6 +1,7 @@
 //! Kubernetes objects as loaded: a document's root node, where it came
 //! from, and the identity fields every rule needs.
 
+pub mod deployable;
 pub mod namespace;
 pub mod selector;
 pub mod workload;
@@ -10,6 +11,7 @@ use std::ops::Range;
 use crate::diagnostic::ObjectRef;
 use crate::source::FileId;
 use crate::yaml::Node;
+pub use deployable::DeployableId;
 
 /// The API group of the repository's own injector.
 pub const GROUP: &str = "kubectl-inject.dev";
@@ -59,6 +61,9 @@ pub struct Object {
     pub name: String,
     /// `metadata.namespace` as written.
     pub namespace: Option<String>,
+    /// The deployable the object belongs to (`DeployableId(0)` in a run of
+    /// plain files).
+    pub deployable: DeployableId,
 }
 
 impl Object {
@@ -84,6 +89,7 @@ impl Object {
             kind,
             name,
             namespace,
+            deployable: DeployableId::default(),
         })
     }
 
@@ -196,6 +202,7 @@ impl Object {
                 }
                 object.map(|mut o| {
                     o.list_item = Some(i);
+                    o.deployable = self.deployable;
                     o
                 })
             })

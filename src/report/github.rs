@@ -60,6 +60,12 @@ fn command(report: &Report<'_>, d: &Diagnostic) -> String {
         let _ = write!(message, "{object}: ");
     }
     message.push_str(&d.message);
+    if report.several_deployables() {
+        let deployables = report.deployable_paths(d);
+        if !deployables.is_empty() {
+            let _ = write!(message, " (in {})", deployables.join(", "));
+        }
+    }
     if let Some(help) = &d.help {
         message.push('\n');
         message.push_str(help);

@@ -80,6 +80,12 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, options: &HumanOptions) -
             .render_report(&mut text, &shown)
             .map_err(io::Error::other)?;
         out.write_all(text.as_bytes())?;
+        if report.several_deployables() {
+            let deployables = report.deployable_paths(diagnostic);
+            if !deployables.is_empty() {
+                writeln!(out, "  in {}", deployables.join(", "))?;
+            }
+        }
         writeln!(out)?;
     }
     write_summary(report, out, options)
@@ -92,30 +98,55 @@ fn write_workloads(
     out: &mut dyn Write,
     options: &HumanOptions,
 ) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = workloads
+    // With several deployables, the first column says which one.
+    let deployable_column = report.several_deployables();
+    let deployable_of = |w: &WorkloadResult| -> String {
+        let Some(all) = report.deployables else {
+            return String::new();
+        };
+        let path = all.path(w.deployable).unwrap_or("-");
+        match all.environment(w.environment) {
+            Some(env) if env.name != path && all.environments.len() > 1 => {
+                format!("{path} ({})", env.name)
+            }
+            _ => path.to_owned(),
+        }
+    };
+    let rows: Vec<Vec<String>> = workloads
         .iter()
         .flat_map(|w| {
+            let deployable = deployable_of(w);
             w.injectors.iter().map(move |i| {
-                [
+                let mut row = Vec::with_capacity(6);
+                if deployable_column {
+                    row.push(deployable.clone());
+                }
+                row.extend([
                     format!("{}/{}/{}", w.kind, w.namespace, w.name),
                     i.injector.to_owned(),
                     i.decision.as_str().to_owned(),
                     i.policy.clone().unwrap_or_else(|| "-".into()),
                     i.template.clone().unwrap_or_else(|| "-".into()),
-                ]
+                ]);
+                row
             })
         })
         .collect();
-    let header = ["WORKLOAD", "INJECTOR", "DECISION", "POLICY", "TEMPLATE"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
+    let mut header: Vec<String> = Vec::with_capacity(6);
+    if deployable_column {
+        header.push("DEPLOYABLE".to_owned());
+    }
+    header.extend(["WORKLOAD", "INJECTOR", "DECISION", "POLICY", "TEMPLATE"].map(str::to_owned));
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String; 5]| {
+    let line = |cells: &Vec<String>| {
         let mut text = String::new();
-        for (cell, width) in cells.iter().zip(widths) {
+        for (cell, width) in cells.iter().zip(&widths) {
+            let width = *width;
             text.push_str(&format!("{cell:<width$}  "));
         }
         text.trim_end().to_owned()
@@ -202,6 +233,13 @@ fn write_summary(
         ));
     }
     line.push(')');
+    if let Some(deployables) = report.deployables.filter(|d| d.several()) {
+        line.push_str(&format!(
+            " from {} in {}",
+            plural(deployables.list.len(), "deployable"),
+            plural(deployables.environments.len(), "environment")
+        ));
+    }
     if let Some(baseline) = report.baseline {
         line.push_str(&format!(
             "; only what the working tree adds to {}: {} already there, not shown",

@@ -8,6 +8,7 @@ use super::{Report, Summary};
 use crate::baseline::Baseline;
 use crate::diagnostic::{ObjectRef, Severity};
 use crate::engine::{InjectorResult, LiveSummary};
+use crate::model::deployable::DeployableKind;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -32,7 +33,17 @@ struct JsonWorkload<'a> {
     /// `null` for an object read from a live cluster (it has no file).
     file: Option<&'a str>,
     line: Option<usize>,
+    /// What it was read from and the environment it was simulated in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deployable: Option<JsonDeployable<'a>>,
     injectors: &'a [InjectorResult],
+}
+
+#[derive(Serialize)]
+struct JsonDeployable<'a> {
+    kind: DeployableKind,
+    path: &'a str,
+    environment: &'a str,
 }
 
 #[derive(Serialize)]
@@ -47,6 +58,8 @@ struct JsonDiagnostic<'a> {
     end_column: Option<usize>,
     object: Option<&'a ObjectRef>,
     help: Option<&'a str>,
+    /// The deployables the finding was made in.
+    deployables: Vec<&'a str>,
 }
 
 /// The `workloads` section (simulate runs only), shared with the SARIF
@@ -59,12 +72,21 @@ fn workload_rows<'a>(report: &'a Report<'_>) -> Option<Vec<JsonWorkload<'a>>> {
             .map(|w| {
                 let file = report.sources.get(w.file);
                 let in_file = !file.live;
+                let deployable = report.deployables.and_then(|all| {
+                    let d = all.get(w.deployable)?;
+                    Some(JsonDeployable {
+                        kind: d.kind,
+                        path: &d.path,
+                        environment: &all.environment(w.environment)?.name,
+                    })
+                });
                 JsonWorkload {
                     kind: &w.kind,
                     namespace: &w.namespace,
                     name: &w.name,
                     file: in_file.then_some(file.name.as_str()),
                     line: in_file.then(|| file.line_col(w.offset).line),
+                    deployable,
                     injectors: &w.injectors,
                 }
             })
@@ -94,6 +116,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
                 end_column: pos.as_ref().map(|p| p.end.column),
                 object: d.object.as_ref(),
                 help: d.help.as_deref(),
+                deployables: report.deployable_paths(d),
             }
         })
         .collect();

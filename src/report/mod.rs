@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::baseline::Baseline;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{LiveSummary, WorkloadResult};
+use crate::model::deployable::Deployables;
 use crate::source::{LineCol, SourceMap};
 
 /// `--format`.
@@ -96,6 +97,8 @@ pub struct Report<'a> {
     pub baseline: Option<&'a Baseline>,
     /// `simulate --live`: how the running pods compare with the policies.
     pub live: Option<&'a LiveSummary>,
+    /// The run's deployables and environments (none for runs without paths).
+    pub deployables: Option<&'a Deployables>,
 }
 
 /// A diagnostic's primary position, resolved once for the text formats.
@@ -120,7 +123,32 @@ impl<'a> Report<'a> {
             workloads: None,
             baseline: None,
             live: None,
+            deployables: None,
         }
+    }
+
+    /// The deployables that findings and workloads name.
+    pub fn with_deployables(mut self, deployables: &'a Deployables) -> Self {
+        self.deployables = Some(deployables);
+        self
+    }
+
+    /// Whether the run read more than one deployable (the human table and
+    /// findings then name them).
+    pub fn several_deployables(&self) -> bool {
+        self.deployables.is_some_and(Deployables::several)
+    }
+
+    /// The paths of a finding's deployables.
+    pub fn deployable_paths(&self, diagnostic: &Diagnostic) -> Vec<&'a str> {
+        let Some(deployables) = self.deployables else {
+            return Vec::new();
+        };
+        diagnostic
+            .deployables
+            .iter()
+            .filter_map(|id| deployables.path(*id))
+            .collect()
     }
 
     pub fn with_baseline(mut self, baseline: Option<&'a Baseline>) -> Self {

@@ -219,6 +219,17 @@ fn result(
     if location.physical_location.is_some() || location.logical_locations.is_some() {
         result.locations = Some(vec![location]);
     }
+    let deployables = report.deployable_paths(d);
+    if !deployables.is_empty() {
+        result.properties = Some(
+            PropertyBag::builder()
+                .additional_properties(BTreeMap::from([(
+                    "deployables".to_owned(),
+                    json!(deployables),
+                )]))
+                .build(),
+        );
+    }
     if !d.labels.is_empty() {
         result.related_locations = Some(
             d.labels

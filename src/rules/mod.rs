@@ -7,6 +7,8 @@
 
 use crate::diagnostic::Severity;
 
+pub mod build_failed;
+pub mod chart_not_rendered;
 pub mod competing_interceptors;
 pub mod conflicting_injection_controls;
 pub mod contradictory_namespace_labels;
@@ -25,11 +27,14 @@ pub mod injection_requested_where_skipped;
 pub mod invalid_label_or_annotation;
 pub mod invalid_yaml;
 pub mod misplaced_pod_key;
+pub mod missing_deployable_path;
 pub mod missing_sidecar;
 pub mod namespaced_policy_reach;
 pub mod native_sidecar_on_old_kubernetes;
+pub mod not_run;
 pub mod outdated_injection;
 pub mod parameter_value_rejected;
+pub mod patch_matches_nothing;
 pub mod pod_annotations_too_large;
 pub mod pod_override_not_allowed;
 pub mod pod_security_violation;
@@ -86,6 +91,11 @@ pub static RULES: &[&Rule] = &[
     &unreadable_input::RULE,
     &suppression_without_reason::RULE,
     &unused_suppression::RULE,
+    &build_failed::RULE,
+    &chart_not_rendered::RULE,
+    &not_run::RULE,
+    &missing_deployable_path::RULE,
+    &patch_matches_nothing::RULE,
     &unknown_template::RULE,
     &template_inheritance_cycle::RULE,
     &policy_conflict::RULE,

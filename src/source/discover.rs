@@ -147,10 +147,13 @@ pub fn absolute_normalized(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether a walked file is an input: a manifest (`.yaml`, `.yml`,
+/// `.json`), or a kustomization named `Kustomization` (no extension).
 pub(super) fn has_manifest_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        || path.file_name().is_some_and(|n| n == "Kustomization")
 }
 
 fn walk_error(err: ignore::Error) -> InputError {

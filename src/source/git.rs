@@ -346,7 +346,7 @@ fn parent_dir(path: &str) -> Option<&str> {
 
 fn input_name(input: &Input) -> &str {
     match input {
-        Input::Read { name, .. } | Input::Live { name, .. } => name,
+        Input::Read { name, .. } | Input::Live { name, .. } | Input::Rendered { name, .. } => name,
         Input::Path(path) => path.to_str().unwrap_or_default(),
     }
 }

@@ -36,6 +36,9 @@ pub struct SourceFile {
     /// An object read from a live cluster (`simulate --live`): its text is
     /// the API server's JSON, not a file; findings name the object instead.
     pub live: bool,
+    /// A renderer's output (`kustomize build`, `helm template`): not a file
+    /// the user edits; findings in it are mapped to the file that wrote them.
+    pub rendered: bool,
 }
 
 impl SourceFile {
@@ -49,6 +52,7 @@ impl SourceFile {
             text,
             line_starts,
             live: false,
+            rendered: false,
         }
     }
 
@@ -57,6 +61,15 @@ impl SourceFile {
         SourceFile {
             live: true,
             ..SourceFile::new(name, json)
+        }
+    }
+
+    /// A renderer's output, named after what was rendered
+    /// (`<kustomize build overlays/prod>`).
+    pub fn rendered(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        SourceFile {
+            rendered: true,
+            ..SourceFile::new(name, text)
         }
     }
 
@@ -171,7 +184,7 @@ impl miette::SourceCode for SourceFile {
 
 /// All files of one run. Files are added while loading and never removed, so
 /// a [`FileId`] stays valid for the whole run.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SourceMap {
     files: Vec<Arc<SourceFile>>,
 }

@@ -1,0 +1,211 @@
+//! Flux `Kustomization`s and Argo CD `Application`s: the objects that say
+//! which path of the repository is applied, to which cluster, and how.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::model::Object;
+use crate::model::deployable::DeployableKind;
+use crate::yaml::Node;
+
+/// A path of the repository that a Flux or Argo CD object applies.
+#[derive(Debug, Clone)]
+pub struct PathRef {
+    pub kind: DeployableKind,
+    /// `namespace/name` of the object, as reports name the deployable.
+    pub name: String,
+    /// The path as written (`./apps/production`).
+    pub path: String,
+    /// Span of the path's value (or of the object's kind when it has none).
+    pub span: Range<usize>,
+    /// Where the source says it comes from (`GitRepository flux-system`,
+    /// an Argo CD `repoURL`), for messages.
+    pub source: String,
+    /// Flux `targetNamespace` (sets every object's namespace) or Argo CD
+    /// `destination.namespace` (the namespace of objects that name none).
+    pub namespace: Option<String>,
+    pub force_namespace: bool,
+    /// Argo CD `helm.valueFiles`, relative to the path.
+    pub helm_values: Vec<String>,
+}
+
+/// The paths `object` applies, if it is a Flux `Kustomization` or an Argo
+/// CD `Application`.
+pub fn path_refs(object: &Object) -> Vec<PathRef> {
+    let spec = object.root.get("spec");
+    let namespace = object.namespace.as_deref().unwrap_or("default");
+    let name = format!("{namespace}/{}", object.name);
+    match (object.group(), object.kind.as_str()) {
+        ("kustomize.toolkit.fluxcd.io", "Kustomization") => {
+            let Some(spec) = spec else { return Vec::new() };
+            let source = spec.get("sourceRef");
+            let source_kind = source
+                .and_then(|s| s.get_str("kind"))
+                .unwrap_or("GitRepository");
+            if source_kind != "GitRepository" {
+                // An OCI artifact, a bucket, an external artifact: not this repository.
+                return Vec::new();
+            }
+            let (path, span) = match spec.get("path") {
+                Some(node) => (
+                    node.as_str().unwrap_or_default().to_owned(),
+                    node.span.clone(),
+                ),
+                None => ("./".to_owned(), object.kind_span()),
+            };
+            let target_namespace = spec.get_str("targetNamespace").map(str::to_owned);
+            vec![PathRef {
+                kind: DeployableKind::Flux,
+                name,
+                path,
+                span,
+                source: format!(
+                    "{source_kind} {}",
+                    source.and_then(|s| s.get_str("name")).unwrap_or("?")
+                ),
+                force_namespace: target_namespace.is_some(),
+                namespace: target_namespace,
+                helm_values: Vec::new(),
+            }]
+        }
+        ("argoproj.io", "Application") => {
+            let Some(spec) = spec else { return Vec::new() };
+            let destination = spec
+                .get("destination")
+                .and_then(|d| d.get_str("namespace"))
+                .map(str::to_owned);
+            let sources = spec.get("source").into_iter().chain(
+                spec.get("sources")
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default(),
+            );
+            sources
+                .filter(|source| source.get("chart").is_none())
+                .filter_map(|source| {
+                    let path = source.get("path")?;
+                    Some(PathRef {
+                        kind: DeployableKind::ArgoCd,
+                        name: name.clone(),
+                        path: path.as_str()?.to_owned(),
+                        span: path.span.clone(),
+                        source: source.get_str("repoURL").unwrap_or("?").to_owned(),
+                        namespace: destination.clone(),
+                        force_namespace: false,
+                        helm_values: source
+                            .get("helm")
+                            .and_then(|h| h.get("valueFiles"))
+                            .and_then(Node::as_seq)
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect(),
+                    })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Resolves a path written in an object held in `from` (a directory):
+/// relative to the root of the repository, which is the nearest ancestor of
+/// `from` where the path exists, stopping at the Git work tree's top. A
+/// path that exists nowhere is `None`.
+pub fn resolve(path: &str, from: &Path) -> Option<PathBuf> {
+    let relative = path.trim_start_matches("./").trim_start_matches('/');
+    let mut dir = Some(from);
+    while let Some(d) = dir {
+        let candidate = crate::source::absolute_normalized(&d.join(relative));
+        if relative.is_empty() {
+            if d.join(".git").exists() {
+                return Some(candidate);
+            }
+        } else if candidate.exists() {
+            return Some(candidate);
+        }
+        if d.join(".git").exists() {
+            break;
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// The folder holding one Flux cluster's objects: the outermost directory
+/// above `file` that a Flux path in `flux_dirs` names (the `flux-system`
+/// sync points at its own cluster folder), else `file`'s directory, out of
+/// a `flux-system` folder.
+pub fn cluster_folder(file: &Path, flux_dirs: &[PathBuf]) -> PathBuf {
+    if let Some(dir) = flux_dirs
+        .iter()
+        .filter(|d| file.starts_with(d))
+        .min_by_key(|d| d.components().count())
+    {
+        return dir.clone();
+    }
+    let dir = file.parent().unwrap_or(file);
+    if dir.file_name().is_some_and(|n| n == "flux-system") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+    use crate::yaml::{Limits, parse_stream};
+
+    fn object(text: &str) -> Object {
+        let root = parse_stream(text, &Limits::default()).documents.remove(0).1;
+        Object::from_root(FileId(0), 0, root).unwrap()
+    }
+
+    #[test]
+    fn flux_and_argo_paths() {
+        let flux = object(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps/production\n  targetNamespace: shop\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+        );
+        let refs = path_refs(&flux);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].path, "./apps/production");
+        assert_eq!(refs[0].name, "flux-system/apps");
+        assert!(refs[0].force_namespace);
+        let oci = object(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a}\nspec: {path: ./x, sourceRef: {kind: OCIRepository, name: o}}\n",
+        );
+        assert!(path_refs(&oci).is_empty());
+        let argo = object(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\nspec:\n  destination: {namespace: guestbook}\n  sources:\n  - {repoURL: https://x, path: guestbook, helm: {valueFiles: [v.yaml]}}\n  - {repoURL: https://charts, chart: redis}\n",
+        );
+        let refs = path_refs(&argo);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].namespace.as_deref(), Some("guestbook"));
+        assert_eq!(refs[0].helm_values, vec!["v.yaml".to_owned()]);
+    }
+
+    #[test]
+    fn paths_resolve_from_the_nearest_ancestor_that_has_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::source::absolute_normalized(dir.path());
+        std::fs::create_dir_all(root.join("apps/prod")).unwrap();
+        std::fs::create_dir_all(root.join("clusters/prod/flux-system")).unwrap();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let from = root.join("clusters/prod");
+        assert_eq!(resolve("./apps/prod", &from), Some(root.join("apps/prod")));
+        assert_eq!(resolve("./apps/none", &from), None);
+        assert_eq!(resolve("./", &from), Some(root.clone()));
+        assert_eq!(
+            cluster_folder(&root.join("clusters/prod/flux-system/sync.yaml"), &[]),
+            root.join("clusters/prod")
+        );
+        assert_eq!(
+            cluster_folder(
+                &root.join("clusters/prod/flux-system/sync.yaml"),
+                &[root.join("clusters/prod")]
+            ),
+            root.join("clusters/prod")
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! INJ013: a Flux Kustomization or Argo CD Application whose path is not in
+//! the repository.
+
+use std::ops::Range;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::FileId;
+
+pub const RULE: super::Rule = super::Rule {
+    id: "INJ013",
+    name: "missing-deployable-path",
+    severity: Severity::Warning,
+    summary: "a Flux Kustomization or Argo CD Application path that does not exist in the repository",
+    explain: include_str!("missing_deployable_path.md"),
+};
+
+pub fn new(file: FileId, span: Range<usize>, object: &str, path: &str, source: &str) -> Diagnostic {
+    Diagnostic::new(
+        &RULE,
+        format!(
+            "{object} applies `{path}` from {source}, and that path is not in this repository: the reconciliation fails, or applies another repository's files that are not checked here"
+        ),
+    )
+    .at(file, span)
+    .label("no such path")
+    .help("fix the path (it is relative to the repository's root), or check the other repository where it lives")
+}
