@@ -830,7 +830,7 @@ fn go_unquote(s: &str) -> Option<(String, &str)> {
                         bytes.push(u8::try_from(byte).unwrap_or(b'?'));
                     }
                     (_, Some(code)) => {
-                        push_char(&mut bytes, char::from_u32(code).unwrap_or('\u{fffd}'))
+                        push_char(&mut bytes, char::from_u32(code).unwrap_or('\u{fffd}'));
                     }
                     (_, None) => push_char(&mut bytes, '\u{fffd}'),
                 }
