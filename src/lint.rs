@@ -69,6 +69,9 @@ pub struct Analysis<'a> {
     /// The paths are a copy of another tree (a Git revision written to a
     /// temporary folder): files are named as in that tree.
     pub rewrite: Option<(PathBuf, PathBuf)>,
+    /// The programs that render deployables (tests swap in their own); the
+    /// timeout comes from the configuration.
+    pub renderers: Renderers,
 }
 
 impl<'a> Analysis<'a> {
@@ -84,6 +87,7 @@ impl<'a> Analysis<'a> {
             revision: None,
             environment: None,
             rewrite: None,
+            renderers: Renderers::default(),
         }
     }
 
@@ -127,7 +131,7 @@ impl<'a> Analysis<'a> {
                     load: options,
                     renderers: Renderers {
                         timeout: config.render_timeout(),
-                        ..Renderers::default()
+                        ..self.renderers.clone()
                     },
                     rewrite: self.rewrite.clone(),
                     environment: self.environment.clone(),
@@ -195,7 +199,7 @@ impl<'a> Analysis<'a> {
             let env = environments.first();
             let mut outcome = lint(&ws, config, &options_for(env));
             let objects = std::mem::take(&mut ws.objects);
-            tag_and_map(&objects, &mut ws, &mut origins, &mut outcome.diagnostics);
+            tag_and_map(&objects, &mut ws, &mut origins, &mut outcome);
             ws.objects = objects;
             let merged = finish_outcome(&ws, outcome.diagnostics, outcome.simulation);
             return Ok((ws, merged));
@@ -259,12 +263,7 @@ impl<'a> Analysis<'a> {
                 ..Workspace::default()
             };
             let mut outcome = lint(&env_ws, config, &options_for(environments.get(env)));
-            tag_and_map(
-                &env_ws.objects,
-                &mut ws,
-                &mut origins,
-                &mut outcome.diagnostics,
-            );
+            tag_and_map(&env_ws.objects, &mut ws, &mut origins, &mut outcome);
             let offset = all_objects.len();
             for mut workload in outcome.simulation.workloads {
                 workload.object += offset;
@@ -284,13 +283,14 @@ impl<'a> Analysis<'a> {
 }
 
 /// Names the deployables of each finding (by the object it is in), then
-/// maps findings in renderings to the files that wrote them.
+/// maps findings and workloads in renderings to the files that wrote them.
 fn tag_and_map(
     objects: &[Object],
     ws: &mut Workspace,
     origins: &mut Origins,
-    diagnostics: &mut [Diagnostic],
+    outcome: &mut LintOutcome,
 ) {
+    let diagnostics = &mut outcome.diagnostics;
     let index = ObjectIndex::new(objects);
     for d in diagnostics.iter_mut() {
         if d.deployables.is_empty()
@@ -307,6 +307,17 @@ fn tag_and_map(
     let mut mapper = SourceMapper::new(origins);
     for d in diagnostics.iter_mut() {
         mapper.map(objects, &mut ws.sources, d);
+    }
+    // A rendered workload is where its resource file defines it.
+    for w in &mut outcome.simulation.workloads {
+        let at = crate::diagnostic::FileSpan {
+            file: w.file,
+            span: w.offset..w.offset,
+        };
+        if let Some(place) = mapper.place(objects, &mut ws.sources, &at) {
+            w.file = place.file;
+            w.offset = place.span.start;
+        }
     }
 }
 
@@ -340,7 +351,12 @@ fn finish_outcome(
     for d in &mut kept {
         d.deployables.sort();
     }
-    kept.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    // By file name (files the source map added come last otherwise), then place.
+    let name = |d: &Diagnostic| {
+        d.at.as_ref()
+            .map(|at| ws.sources.get(at.file).name.as_str())
+    };
+    kept.sort_by(|a, b| (name(a), a.sort_key()).cmp(&(name(b), b.sort_key())));
     let mut summary = Summary {
         files: ws.files,
         live_objects: ws.live_objects,

@@ -42,7 +42,7 @@ fn rules_of(report: &serde_json::Value) -> Vec<String> {
 fn clean_directory_exits_zero() {
     let dir = tree(&[
         ("apps/web.yaml", DEPLOYMENT),
-        ("kustomization.yaml", "resources: [apps/web.yaml]\n"),
+        ("values.yaml", "replicas: 2\nimage: {tag: v1}\n"),
     ]);
     bin()
         .args(["lint", "--format", "json"])

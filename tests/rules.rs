@@ -6,11 +6,18 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{expected_positions, fixture_config, fixtures, lint_with, positions, render};
+use kubectl_inject::deployables::render::Renderers;
+use kubectl_inject::lint::Analysis;
 use kubectl_inject::report::Format;
 
 fn check_fixture(rule: &str) {
     let dir = fixtures().join(rule);
+    if dir.join("fires").is_dir() {
+        return check_tree_fixture(rule, &dir);
+    }
     let config = fixture_config(&dir);
     let fires = dir.join("fires.yaml");
     let (ws, outcome) = lint_with(std::slice::from_ref(&fires), &config);
@@ -29,6 +36,56 @@ fn check_fixture(rule: &str) {
     assert!(
         outcome.diagnostics.is_empty(),
         "{rule} quiet.yaml must give no findings, got:\n{}",
+        render(&ws, &outcome, Format::Human)
+    );
+}
+
+/// A rule about deployables: `fires/` and `quiet/` are trees read as a
+/// repository (Kustomize roots built with the real Kustomize, Helm absent
+/// whatever the machine has), and `fires/FIRES` lists `PATH:LINE:COL` of
+/// every finding, paths relative to `fires/`.
+fn check_tree_fixture(rule: &str, dir: &Path) {
+    let config = fixture_config(dir);
+    let analyse = |tree: &Path| {
+        Analysis {
+            renderers: Renderers {
+                helm: "kubectl-inject-test-no-helm".into(),
+                ..Renderers::default()
+            },
+            ..Analysis::new(vec![tree.to_path_buf()], &config)
+        }
+        .run(std::io::empty())
+        .expect("the fixture tree exists")
+    };
+    let fires = dir.join("fires");
+    let (ws, outcome) = analyse(&fires);
+    let prefix = format!("{}/", fires.display());
+    let found: Vec<String> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule.id == rule)
+        .map(|d| {
+            let at = d.at.as_ref().expect("fixture findings have a position");
+            let file = ws.sources.get(at.file);
+            let lc = file.line_col(at.span.start);
+            let name = file.name.strip_prefix(&prefix).unwrap_or(&file.name);
+            format!("{name}:{}:{}", lc.line, lc.column)
+        })
+        .collect();
+    let expected: Vec<String> = std::fs::read_to_string(fires.join("FIRES"))
+        .expect("fires/FIRES lists the positions")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(found, expected, "{rule} fires/: positions of {rule}");
+    insta::with_settings!({snapshot_suffix => rule, prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("human", render(&ws, &outcome, Format::Human));
+        insta::assert_snapshot!("json", render(&ws, &outcome, Format::Json));
+    });
+    let (ws, outcome) = analyse(&dir.join("quiet"));
+    assert!(
+        outcome.diagnostics.is_empty(),
+        "{rule} quiet/ must give no findings, got:\n{}",
         render(&ws, &outcome, Format::Human)
     );
 }
@@ -59,6 +116,11 @@ fixture_tests! {
     inj004_duplicate_object => "INJ004",
     inj005_duplicate_key => "INJ005",
     inj008_suppression_without_reason => "INJ008",
+    inj010_build_failed => "INJ010",
+    inj011_chart_not_rendered => "INJ011",
+    inj012_not_run => "INJ012",
+    inj013_missing_deployable_path => "INJ013",
+    inj014_patch_matches_nothing => "INJ014",
     inj009_unused_suppression => "INJ009",
     inj103_policy_conflict => "INJ103",
     inj105_unknown_namespace => "INJ105",

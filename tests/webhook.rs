@@ -327,7 +327,17 @@ fn render_analysis(
     kubectl_inject::load::Workspace,
     kubectl_inject::lint::LintOutcome,
 ) {
-    let config = Config::default();
+    // One cluster: the policy files and the apps (two of which are
+    // Kustomize roots) are applied together.
+    let config = Config {
+        environments: vec![kubectl_inject::config::EnvironmentConfig {
+            name: "cluster".into(),
+            paths: vec![".".into()],
+            ..Default::default()
+        }],
+        root: PathBuf::from("."),
+        ..Config::default()
+    };
     let analysis = Analysis {
         manual_injector: Some(OWN_INJECTOR),
         ..Analysis::new(paths.to_vec(), &config)
@@ -362,7 +372,8 @@ fn compare_with_render(
     let mut compared = Compared::default();
     for (i, workload) in outcome.simulation.workloads.iter().enumerate() {
         let object = &ws.objects[workload.object];
-        let file = &ws.sources.get(object.file).name;
+        // Where the workload is written (a Kustomize root's resource file).
+        let file = &ws.sources.get(workload.file).name;
         if !file.starts_with(under) {
             continue;
         }
@@ -486,7 +497,9 @@ fn every_fixture_workload_is_injected_as_render_injects_it() {
             ])
         );
         assert_eq!(compared.by_kind.values().sum::<usize>(), 35);
-        assert_eq!((compared.injected, compared.untouched), (9, 26));
+        // apps/shop and apps/store are Kustomize roots whose `namespace:`
+        // puts their workloads in the labelled namespaces shop and store.
+        assert_eq!((compared.injected, compared.untouched), (30, 5));
     }
     assert!(
         !webhook.log_text().contains("BUG"),

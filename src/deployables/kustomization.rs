@@ -42,6 +42,8 @@ pub struct Kustomization {
     /// YAML: Kustomize says why).
     pub text: String,
     pub root: Option<Node>,
+    /// Where the file stops being YAML, if it does.
+    pub problem: Option<Range<usize>>,
     /// `kind: Component`: applied by the kustomization that lists it, never
     /// on its own.
     pub component: bool,
@@ -82,7 +84,7 @@ pub enum Target {
 /// One patch of a kustomization.
 #[derive(Debug, Clone)]
 pub struct Patch {
-    /// The list entry that declares it.
+    /// Where it is declared: its `target:` when it has one, else the list entry.
     pub entry: Range<usize>,
     pub target: Option<Selector>,
     pub body: PatchBody,
@@ -120,7 +122,9 @@ impl Kustomization {
     pub fn parse(file: &Path, text: String) -> Kustomization {
         let file = absolute_normalized(file);
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let root = parse_stream(&text, &Limits::default())
+        let parsed = parse_stream(&text, &Limits::default());
+        let problem = parsed.problems.first().map(|p| p.span.clone());
+        let root = parsed
             .documents
             .into_iter()
             .next()
@@ -131,6 +135,7 @@ impl Kustomization {
             dir,
             text,
             root: None,
+            problem,
             component: false,
             resources: Vec::new(),
             components: Vec::new(),
@@ -211,7 +216,9 @@ impl Kustomization {
             let target = item.get("target").map(selector);
             if let Some(body) = self.patch_body(item) {
                 self.patches.push(Patch {
-                    entry: item.span.clone(),
+                    entry: item
+                        .get("target")
+                        .map_or(item.span.clone(), |t| t.span.clone()),
                     target,
                     body,
                 });
@@ -237,7 +244,9 @@ impl Kustomization {
             let target = item.get("target").map(selector);
             if let Some(body) = self.patch_body(item) {
                 self.patches.push(Patch {
-                    entry: item.span.clone(),
+                    entry: item
+                        .get("target")
+                        .map_or(item.span.clone(), |t| t.span.clone()),
                     target,
                     body,
                 });

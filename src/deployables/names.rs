@@ -46,9 +46,9 @@ impl Names {
         let absolute = self.real(absolute);
         for (abs, as_named) in &self.named {
             if let Ok(rest) = absolute.strip_prefix(abs) {
-                return display_name(&as_named.join(rest))
-                    .trim_end_matches('/')
-                    .to_owned();
+                let name = display_name(&as_named.join(rest));
+                let name = name.trim_end_matches('/');
+                return if name.is_empty() { "." } else { name }.to_owned();
             }
         }
         match relative_to(&absolute, &self.cwd) {

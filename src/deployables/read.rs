@@ -448,6 +448,14 @@ impl Reader<'_> {
     /// Renders `jobs` in parallel, one process per job, and loads what they print.
     fn render(&mut self, jobs: Vec<Job>) {
         let mut runnable = Vec::new();
+        for job in &jobs {
+            // What Kustomize reads counts as files read, built or not.
+            if let Job::Kustomize(root) = job {
+                let closure = layout::closure(root, &self.read.origins.kustomizations);
+                self.read_by_renderers
+                    .extend(closure.files.into_iter().filter(|f| f.is_file()));
+            }
+        }
         for job in jobs {
             let blocked = match &job {
                 Job::Kustomize(root) => self.blockers(root),
@@ -543,8 +551,6 @@ impl Reader<'_> {
                     rendered.program,
                     self.read.origins.names.display(root)
                 );
-                let closure = layout::closure(root, &self.read.origins.kustomizations);
-                self.read_by_renderers.extend(closure.files);
                 (name, stripped, Some(root.clone()), None)
             }
             Job::Chart { dir, .. } => {
@@ -620,16 +626,16 @@ impl Reader<'_> {
             (_, RenderError::TimedOut { program, after }) => build_failed::timed_out(
                 id,
                 whole,
-                &format!("{program} {display}"),
+                &format!("`{program} {display}`"),
                 after.as_secs_f64(),
             ),
             (_, RenderError::Failed { program, message }) => {
                 let span = match job {
-                    Job::Kustomize(root) => self.blamed_entry(root, message, id),
+                    Job::Kustomize(root) => self.blamed_entry(root, message),
                     Job::Chart { .. } => None,
                 };
                 let (span, file) = span.unwrap_or((whole, id));
-                build_failed::failed(file, span, &format!("{program} {display}"), message)
+                build_failed::failed(file, span, &format!("`{program} {display}`"), message)
             }
         };
         self.push_about(&dir, diagnostic);
@@ -642,50 +648,62 @@ impl Reader<'_> {
         self.read.ws.diagnostics.push(diagnostic);
     }
 
-    /// The kustomization entry a Kustomize error names: the resource,
-    /// component, patch or field it quotes. Searched in the root's chain
-    /// from the inside out, since the innermost failure is the cause.
-    fn blamed_entry(
-        &mut self,
-        root: &Path,
-        message: &str,
-        root_file: FileId,
-    ) -> Option<(Range<usize>, FileId)> {
-        let closure = layout::closure(root, &self.read.origins.kustomizations);
-        let quoted = quoted_parts(message);
-        // The last quoted path that a kustomization lists is the innermost.
-        for quote in quoted.iter().rev() {
-            for dir in closure.dirs.iter().rev() {
-                let Some(k) = self.read.origins.kustomizations.get(dir) else {
-                    continue;
-                };
-                let hit = k
-                    .resources
-                    .iter()
-                    .chain(&k.components)
-                    .chain(&k.files)
-                    .find(|r| r.text == *quote || r.text.trim_end_matches('/') == *quote)
-                    .map(|r| r.span.clone())
-                    .or_else(|| {
-                        k.patches.iter().find_map(|p| match &p.body {
-                            PatchBody::File { path, span } if path.ends_with(quote) => {
-                                Some(span.clone())
-                            }
-                            _ => None,
-                        })
-                    })
-                    .or_else(|| k.field_key_span(quote));
-                if let Some(span) = hit {
-                    let (file, text) = (k.file.clone(), k.text.clone());
-                    let id = self.user_file(&file, text);
-                    return Some((span, id));
-                }
-            }
+    /// The kustomization entry a Kustomize error names: the file that is
+    /// not YAML, the resource, component or patch it quotes, the field it
+    /// does not know, the patch whose object is missing. Searched from the
+    /// innermost kustomization out (Kustomize's message ends with the
+    /// cause), but from the root in for a cycle (where the root enters it).
+    fn blamed_entry(&mut self, root: &Path, message: &str) -> Option<(Range<usize>, FileId)> {
+        let mut dirs = layout::closure(root, &self.read.origins.kustomizations).dirs;
+        if !message.contains("cycle detected") {
+            dirs.reverse();
         }
-        // "no resource matches strategic merge patch \"Deployment.v1.apps/web.[noNs]\"":
-        // the patch that names that object.
-        let _ = root_file;
-        None
+        let unknown_field = message
+            .split_once("unknown field \"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(field, _)| field.to_owned());
+        let missing_target = smp_target(message);
+        let known = &self.read.origins.kustomizations;
+        let hit = dirs.iter().filter_map(|dir| known.get(dir)).find_map(|k| {
+            if message.contains("invalid Kustomization: yaml")
+                && let Some(problem) = &k.problem
+            {
+                return Some((k, problem.clone()));
+            }
+            if let Some(field) = &unknown_field
+                && let Some(span) = k.field_key_span(field)
+            {
+                return Some((k, span));
+            }
+            let quoted = |text: &str| {
+                message.contains(&format!("'{text}'")) || message.contains(&format!("\"{text}\""))
+            };
+            if let Some(r) = k
+                .resources
+                .iter()
+                .chain(&k.components)
+                .chain(&k.files)
+                .find(|r| quoted(&r.text))
+            {
+                return Some((k, r.span.clone()));
+            }
+            k.patches.iter().find_map(|p| {
+                let (kind, name) = missing_target.as_ref()?;
+                let span = match &p.body {
+                    PatchBody::File { path, span } => {
+                        let text = std::fs::read_to_string(path).ok()?;
+                        names_object(&text, kind, name).then(|| span.clone())?
+                    }
+                    PatchBody::Inline(node) => {
+                        names_object(node.as_str()?, kind, name).then(|| p.entry.clone())?
+                    }
+                };
+                Some((k, span))
+            })
+        });
+        let (file, text, span) = hit.map(|(k, span)| (k.file.clone(), k.text.clone(), span))?;
+        let id = self.user_file(&file, text);
+        Some((span, id))
     }
 
     /// INJ014: patches with a `target` that no object of `root` matches.
@@ -1297,7 +1315,7 @@ pub fn matches_paths(patterns: &[String], root: &Path, path: &Path) -> bool {
     };
     patterns.iter().any(|pattern| {
         let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
-        if trimmed.is_empty() {
+        if trimmed.is_empty() || trimmed == "." {
             return true;
         }
         if relative.starts_with(trimmed) {
@@ -1436,27 +1454,26 @@ fn describe(target: &super::kustomization::Selector) -> String {
     }
 }
 
-/// The parts of a message between single quotes (Kustomize quotes paths so).
-fn quoted_parts(message: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = message;
-    while let Some(start) = rest.find('\'') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('\'') else { break };
-        let part = &after[..end];
-        if !part.is_empty() && !part.contains(' ') {
-            out.push(part.to_owned());
-        }
-        rest = &after[end + 1..];
-    }
-    // `unknown field "resourcez"`.
-    if let Some(start) = message.find("unknown field \"") {
-        let after = &message[start + 15..];
-        if let Some(end) = after.find('"') {
-            out.push(after[..end].to_owned());
-        }
-    }
-    out
+/// The object a strategic-merge patch was for, from Kustomize's "no
+/// resource matches strategic merge patch \"Deployment.v1.apps/web.[noNs]\"".
+fn smp_target(message: &str) -> Option<(String, String)> {
+    let (_, rest) = message.split_once("strategic merge patch \"")?;
+    let (id, _) = rest.split_once('"')?;
+    let (gvk, name) = id.split_once('/')?;
+    let kind = gvk.split('.').next()?.to_owned();
+    let name = name.split(".[").next()?.to_owned();
+    Some((kind, name))
+}
+
+/// Whether a patch's text holds a document for `kind` `name`.
+fn names_object(text: &str, kind: &str, name: &str) -> bool {
+    crate::yaml::parse_stream(text, &crate::yaml::Limits::default())
+        .documents
+        .iter()
+        .any(|(_, doc)| {
+            doc.get_str("kind") == Some(kind)
+                && doc.get("metadata").and_then(|m| m.get_str("name")) == Some(name)
+        })
 }
 
 /// Span of the first key of a file (where findings about the whole file point).

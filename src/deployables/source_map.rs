@@ -222,6 +222,17 @@ impl<'a> SourceMapper<'a> {
         }
     }
 
+    /// The user's place for a span in a rendering (`None` when `at` is not
+    /// in one, or nothing can be found).
+    pub fn place(
+        &mut self,
+        objects: &[Object],
+        sources: &mut SourceMap,
+        at: &FileSpan,
+    ) -> Option<FileSpan> {
+        self.map_span(objects, sources, at).map(|(at, _)| at)
+    }
+
     /// The user's place for a span in a rendering, and the field path
     /// (`/spec/template/…`, list items by name) of the node it was about.
     fn map_span(

@@ -19,5 +19,6 @@ pub fn new(file: FileId, span: Range<usize>, chart: &str) -> Diagnostic {
         format!("chart {chart} is not rendered: `helm` is not on PATH, so its workloads are not checked"),
     )
     .at(file, span)
+    .label("not rendered")
     .help("install helm to check the chart, or pipe `helm template` into `kubectl inject lint -`: findings then point at the template files")
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kubectl_inject::config::Config;
-use kubectl_inject::lint::{LintOptions, LintOutcome, lint};
+use kubectl_inject::lint::{Analysis, LintOptions, LintOutcome, lint};
 use kubectl_inject::load::{LoadOptions, Workspace, load};
 use kubectl_inject::report::{Format, HumanOptions, Report};
 
@@ -19,8 +19,17 @@ pub fn lint_paths(paths: &[PathBuf]) -> (Workspace, LintOutcome) {
     lint_with(paths, &Config::default())
 }
 
-/// Loads and lints `paths` with `config`.
+/// Loads and lints `paths` with `config`, as the CLI does (deployables,
+/// environments, the source map).
 pub fn lint_with(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome) {
+    Analysis::new(paths.to_vec(), config)
+        .run(std::io::empty())
+        .expect("paths exist")
+}
+
+/// Loads `paths` as plain files and lints them as one cluster (no
+/// deployables), as `serve` and live runs do.
+pub fn lint_flat(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome) {
     let ws = load(paths, &LoadOptions::default(), std::io::empty()).expect("paths exist");
     let outcome = lint(
         &ws,
@@ -48,7 +57,8 @@ pub fn fixture_config(dir: &Path) -> Config {
 
 /// Renders the outcome in a format, without colour, at 100 columns.
 pub fn render(ws: &Workspace, outcome: &LintOutcome, format: Format) -> String {
-    let report = Report::new(&ws.sources, &outcome.diagnostics, &outcome.summary, "lint");
+    let report = Report::new(&ws.sources, &outcome.diagnostics, &outcome.summary, "lint")
+        .with_deployables(&ws.deployables);
     let mut out = Vec::new();
     report
         .write(format, &mut out, &HumanOptions::default())
