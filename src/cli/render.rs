@@ -10,8 +10,10 @@ use clap::Args;
 
 use super::{GlobalArgs, Outcome, fail};
 use crate::diagnostic::Severity;
+use crate::engine::{Simulation, WorkloadResult};
 use crate::lint::Analysis;
-use crate::render::{RenderedFile, render};
+use crate::load::Workspace;
+use crate::render::{render, render_file};
 use crate::report::{Format, HumanOptions, Report};
 use crate::source::{DiscoverOptions, absolute_normalized, discover};
 
@@ -73,7 +75,8 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
             &outcome.diagnostics,
             &outcome.summary,
             "render",
-        );
+        )
+        .with_deployables(&workspace.deployables);
         let stderr = std::io::stderr();
         let human = HumanOptions::for_terminal(stderr.is_terminal());
         let mut err = stderr.lock();
@@ -81,13 +84,24 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
         let _ = err.flush();
     }
 
-    let rendered: Vec<RenderedFile> = render(&workspace, &outcome.simulation)
-        .into_iter()
-        .filter(|f| inputs.contains_key(&f.name))
-        .collect();
+    let outputs = if !workspace.deployables.list.is_empty() {
+        deployable_outputs(&workspace, &outcome.simulation, &inputs, &cwd)
+    } else {
+        render(&workspace, &outcome.simulation)
+            .into_iter()
+            .filter_map(|file| {
+                let input = inputs.get(&file.name)?;
+                Some(Output {
+                    header: None,
+                    path: relative_path(input, &cwd),
+                    text: file.text,
+                })
+            })
+            .collect()
+    };
     let written = match &args.output_dir {
-        None => write_stdout(&rendered),
-        Some(dir) => write_dir(dir, &rendered, &inputs, &cwd),
+        None => write_stdout(&outputs),
+        Some(dir) => write_dir(dir, &outputs),
     };
     if let Err(message) = written {
         return fail(miette::miette!("{message}"));
@@ -135,13 +149,110 @@ fn display_name(path: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).replace('\\', "/")
 }
 
-fn write_stdout(files: &[RenderedFile]) -> Result<(), String> {
+/// One piece of the output: a file, or a deployable's rendering.
+struct Output {
+    /// `# Deployable: …`, written before it on stdout.
+    header: Option<String>,
+    /// Where `--output-dir` writes it, relative to that directory.
+    path: PathBuf,
+    text: String,
+}
+
+/// Each deployable's injected output in turn: a rendering (`kustomize
+/// build`, `helm template`) as one stream, plain files one by one; a
+/// deployable applied to several environments once per environment (the
+/// injection may differ). With several deployables, each starts with a
+/// `# Deployable:` comment; a run of plain files prints them as they were.
+fn deployable_outputs(
+    ws: &Workspace,
+    simulation: &Simulation,
+    inputs: &HashMap<String, InputFile>,
+    cwd: &Path,
+) -> Vec<Output> {
+    let deployables = &ws.deployables;
+    let mut order: Vec<&crate::model::deployable::Deployable> = deployables.list.iter().collect();
+    order.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut outputs = Vec::new();
+    for deployable in order {
+        let several_envs = deployable.environments.len() > 1;
+        for env in &deployable.environments {
+            let env_name = deployables
+                .environment(*env)
+                .map(|e| e.name.as_str())
+                .unwrap_or_default();
+            let header = if !deployables.several() {
+                String::new()
+            } else if several_envs {
+                format!(
+                    "# Deployable: {} ({}, environment {env_name})",
+                    deployable.path,
+                    deployable.kind.as_str()
+                )
+            } else {
+                format!(
+                    "# Deployable: {} ({})",
+                    deployable.path,
+                    deployable.kind.as_str()
+                )
+            };
+            let mut first = true;
+            for &file in &deployable.files {
+                let source = ws.sources.get(file);
+                // Plain files are those the user named (not the
+                // configuration's policies); renderings are all theirs.
+                let plain_input = inputs.get(&source.name);
+                if !source.rendered && plain_input.is_none() {
+                    continue;
+                }
+                let workloads: Vec<&WorkloadResult> = simulation
+                    .workloads
+                    .iter()
+                    .filter(|w| w.environment == *env && w.pod_after.is_some())
+                    .filter(|w| ws.objects.get(w.object).is_some_and(|o| o.file == file))
+                    .collect();
+                let (text, _) = render_file(ws, source, &workloads);
+                let path = match plain_input {
+                    Some(input) if !source.rendered => relative_path(input, cwd),
+                    _ => {
+                        let dir = plain_dir(&deployable.path);
+                        if several_envs {
+                            dir.join(format!("rendered.{env_name}.yaml"))
+                        } else {
+                            dir.join("rendered.yaml")
+                        }
+                    }
+                };
+                outputs.push(Output {
+                    header: (first && !header.is_empty()).then(|| header.clone()),
+                    path,
+                    text,
+                });
+                first = false;
+            }
+        }
+    }
+    outputs
+}
+
+/// A deployable's path as a folder under `--output-dir` (`..` and roots dropped).
+fn plain_dir(path: &str) -> PathBuf {
+    Path::new(path)
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
+}
+
+fn write_stdout(files: &[Output]) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut text = String::new();
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
             text.push_str("---\n");
+        }
+        if let Some(header) = &file.header {
+            text.push_str(header);
+            text.push('\n');
         }
         text.push_str(&file.text);
         if !file.text.is_empty() && !file.text.ends_with('\n') {
@@ -156,17 +267,9 @@ fn write_stdout(files: &[RenderedFile]) -> Result<(), String> {
     }
 }
 
-fn write_dir(
-    dir: &Path,
-    files: &[RenderedFile],
-    inputs: &HashMap<String, InputFile>,
-    cwd: &Path,
-) -> Result<(), String> {
+fn write_dir(dir: &Path, files: &[Output]) -> Result<(), String> {
     for file in files {
-        let Some(input) = inputs.get(&file.name) else {
-            continue;
-        };
-        let target = dir.join(relative_path(input, cwd));
+        let target = dir.join(&file.path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }

@@ -352,7 +352,11 @@ mod tests {
         );
         let base = dir.path().join("base");
         let files = vec![base.join("d.yaml"), base.join("kustomization.yaml")];
-        let found = layout(&files, &[base.clone()], &mut Kustomizations::new());
+        let found = layout(
+            &files,
+            std::slice::from_ref(&base),
+            &mut Kustomizations::new(),
+        );
         assert_eq!(found.roots, vec![absolute_normalized(&base)]);
         assert!(found.plain.is_empty());
     }

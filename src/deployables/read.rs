@@ -1108,6 +1108,7 @@ impl Reader<'_> {
                 environments: envs,
                 namespace: unit.namespace.clone(),
                 force_namespace: unit.force_namespace,
+                files: unit.files.clone(),
             });
             for file in &unit.files {
                 file_deployable.insert(*file, id);

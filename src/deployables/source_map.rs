@@ -336,10 +336,10 @@ fn kustomize_place(
         }
     }
     // The resource file itself.
-    if let Some(resource) = &resource {
-        if let Some(place) = resource_place(files, resource, object, &names, path) {
-            return Some(place);
-        }
+    if let Some(resource) = &resource
+        && let Some(place) = resource_place(files, resource, object, &names, path)
+    {
+        return Some(place);
     }
     // Nothing better: the root's kustomization.
     let k = known.get(root?)?;

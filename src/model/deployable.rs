@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::source::FileId;
+
 /// Index of a deployable in [`Deployables::list`]. A run of plain files has
 /// one, `DeployableId(0)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +64,8 @@ pub struct Deployable {
     /// `destination.namespace`); Flux's `targetNamespace` sets every one.
     pub namespace: Option<String>,
     pub force_namespace: bool,
+    /// What was read for it: its plain files, or its renderings.
+    pub files: Vec<FileId>,
 }
 
 /// A cluster: the deployables applied to it, and what differs per cluster.
