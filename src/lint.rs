@@ -12,13 +12,13 @@ use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
 use crate::deployables::{
     self,
-    read::{Origins, Read, ReadOptions},
+    read::{Origins, Read, ReadOptions, Rewrite},
     render::Renderers,
     source_map::SourceMapper,
 };
 use crate::diagnostic::Diagnostic;
 use crate::engine::{self, Simulation};
-use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace, load_inputs};
+use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace};
 use crate::model::Object;
 use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::report::Summary;
@@ -66,9 +66,7 @@ pub struct Analysis<'a> {
     pub revision: Option<(&'a GitRepo, Revision)>,
     /// `--environment NAME`: analyse only this environment.
     pub environment: Option<String>,
-    /// The paths are a copy of another tree (a Git revision written to a
-    /// temporary folder): files are named as in that tree.
-    pub rewrite: Option<(PathBuf, PathBuf)>,
+
     /// The programs that render deployables (tests swap in their own); the
     /// timeout comes from the configuration.
     pub renderers: Renderers,
@@ -86,7 +84,6 @@ impl<'a> Analysis<'a> {
             manual_injector: None,
             revision: None,
             environment: None,
-            rewrite: None,
             renderers: Renderers::default(),
         }
     }
@@ -124,31 +121,69 @@ impl<'a> Analysis<'a> {
             progress: self.progress,
             ..LoadOptions::default()
         };
-        let read = match &self.revision {
-            None => {
-                let options = ReadOptions {
-                    config,
-                    load: options,
-                    renderers: Renderers {
-                        timeout: config.render_timeout(),
-                        ..self.renderers.clone()
-                    },
-                    rewrite: self.rewrite.clone(),
-                    environment: self.environment.clone(),
-                };
-                deployables::read::read(&self.paths, extra, &options, stdin)?
-            }
-            Some((repo, revision)) => {
-                let mut paths = self.paths.clone();
-                paths.extend(config.policies.iter().map(|p| config.root.join(p)));
-                let inputs = repo.read(revision, &paths, &options.discover, self.max_file_size)?;
-                Read {
-                    ws: load_inputs(inputs, Vec::new(), &options),
-                    origins: Origins::default(),
-                }
-            }
+        let renderers = Renderers {
+            timeout: config.render_timeout(),
+            ..self.renderers.clone()
         };
-        self.analyse(read)
+        let Some((repo, revision)) = &self.revision else {
+            let options = ReadOptions {
+                config,
+                load: options,
+                renderers,
+                rewrite: None,
+                environment: self.environment.clone(),
+            };
+            let read = deployables::read::read(&self.paths, extra, &options, stdin)?;
+            return self.analyse(read);
+        };
+        // A revision is written to a temporary folder (Kustomize and Helm
+        // need files) and read there, its files named as in the working tree.
+        let copy = tempfile::Builder::new()
+            .prefix("kubectl-inject-rev-")
+            .tempdir()
+            .map_err(|e| format!("a temporary folder for `{}`: {e}", revision.spec))?;
+        let root = copy
+            .path()
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", copy.path().display()))?;
+        repo.checkout_to(revision, &root)?;
+        let in_copy = |path: &std::path::Path| repo.repo_path(path).map(|rp| root.join(rp));
+        // Paths new in the working tree have nothing at the revision.
+        let paths: Vec<PathBuf> = self
+            .paths
+            .iter()
+            .filter_map(|p| in_copy(p))
+            .filter(|p| p.exists())
+            .collect();
+        let copied_config = Config {
+            root: in_copy(&config.root).unwrap_or_else(|| root.clone()),
+            ..config.clone()
+        };
+        let options = ReadOptions {
+            config: &copied_config,
+            load: LoadOptions {
+                discover: DiscoverOptions {
+                    ignore: config.ignore.clone(),
+                    ignore_root: absolute_normalized(&copied_config.root),
+                },
+                ..options
+            },
+            renderers,
+            rewrite: Some(Rewrite {
+                copy: root.clone(),
+                original: repo.workdir().to_path_buf(),
+                named: self.paths.clone(),
+            }),
+            environment: self.environment.clone(),
+        };
+        let read = deployables::read::read(&paths, extra, &options, stdin)?;
+        let analysed = Analysis {
+            config: &copied_config,
+            ..self.clone()
+        }
+        .analyse(read);
+        drop(copy);
+        analysed
     }
 
     /// Lints each environment of `read` on its own (rules that compare

@@ -118,6 +118,12 @@ pub fn load_with(
 #[derive(Debug)]
 pub enum Input {
     Path(PathBuf),
+    /// A file on disk that reports name otherwise (a revision's copy of a
+    /// file, named as the same file in the working tree).
+    NamedPath {
+        path: PathBuf,
+        name: String,
+    },
     Read {
         name: String,
         bytes: Result<Vec<u8>, ReadError>,
@@ -225,6 +231,7 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
             display_name(&path),
             read_limited(&path, options.max_file_size),
         ),
+        Input::NamedPath { path, name } => (name, read_limited(&path, options.max_file_size)),
     };
     let failed = |diagnostic: Diagnostic, text: String| FileLoad {
         source: SourceFile::new(name.clone(), text),

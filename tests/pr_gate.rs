@@ -598,3 +598,127 @@ fn a_shallow_clone_works_once_the_base_is_fetched() {
     let files: Vec<_> = findings(&report).into_iter().map(|f| f.1).collect();
     assert_eq!(files, ["apps/api.yaml", "apps/api.yaml"]);
 }
+
+/// A base used by two overlays, each in a namespace of its own with
+/// injection on, and the policies (envoy-proxy 1.4.0) for every cluster.
+fn overlays_repo() -> (Repo, String) {
+    let repo = Repo::new();
+    let overlay =
+        |env: &str| format!("namespace: {env}\nresources:\n  - ../../base\n  - namespace.yaml\n");
+    // The policies apply to every cluster (environment).
+    repo.write(".kubectl-inject.yaml", "policies: [policy/]\n")
+        .write("policy/templates.yaml", &templates())
+        .write(
+            "policy/mesh-default.yaml",
+            &mesh_policy("envoy-proxy@1.4.0"),
+        )
+        .write("base/web.yaml", &deployment("web", "placeholder"))
+        .write("base/kustomization.yaml", "resources: [web.yaml]\n")
+        .write("overlays/dev/kustomization.yaml", &overlay("dev"))
+        .write("overlays/dev/namespace.yaml", &namespace("dev", "enabled"))
+        .write("overlays/prod/kustomization.yaml", &overlay("prod"))
+        .write(
+            "overlays/prod/namespace.yaml",
+            &namespace("prod", "enabled"),
+        );
+    let base = repo.commit("base");
+    (repo, base)
+}
+
+#[test]
+fn a_change_to_a_kustomize_base_shows_in_every_overlay() {
+    if !common::have_kubectl("the Kustomize overlays of the PR gate") {
+        return;
+    }
+    let (repo, base) = overlays_repo();
+    let (code, unchanged) = repo.json(&["diff", "--base", &base, "--format", "json"]);
+    assert_eq!(code, 0, "{unchanged:#}");
+    assert_eq!(
+        unchanged["summary"]["workloads_changed"], 0,
+        "{unchanged:#}"
+    );
+
+    // The base opts its pods out: both overlays' Deployments lose the sidecar.
+    repo.write(
+        "base/web.yaml",
+        &deployment("web", "placeholder").replace(
+            "labels: {app: web}",
+            "labels: {app: web}\n      annotations: {kubectl-inject.dev/inject: \"false\"}",
+        ),
+    );
+    let (code, radius) = repo.json(&["diff", "--base", &base, "--format", "json"]);
+    assert_eq!(code, 0, "{radius:#}");
+    let changes: Vec<(String, String, String)> = radius["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["environment"].as_str().unwrap_or_default().to_owned(),
+                format!(
+                    "{}/{}",
+                    c["namespace"].as_str().unwrap(),
+                    c["name"].as_str().unwrap()
+                ),
+                format!(
+                    "{} → {}",
+                    c["before"]["decision"].as_str().unwrap(),
+                    c["after"]["decision"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "overlays/dev".into(),
+                "dev/web".into(),
+                "inject → skip".into()
+            ),
+            (
+                "overlays/prod".into(),
+                "prod/web".into(),
+                "inject → skip".into()
+            ),
+        ],
+        "{radius:#}"
+    );
+    assert_eq!(radius["summary"]["environments"], 2);
+    for change in radius["changes"].as_array().unwrap() {
+        // The workload is where its resource file is, not in a rendering.
+        assert_eq!(change["file"], "base/web.yaml", "{change:#}");
+    }
+    let (_, human, _) = repo.run(&["diff", "--base", &base]);
+    assert!(
+        human.contains("environment overlays/dev, namespace dev (1 workload)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("environment overlays/prod, namespace prod (1 workload)"),
+        "{human}"
+    );
+
+    // `lint --base`: a finding the change adds in the base is new once, for both overlays.
+    repo.write(
+        "base/web.yaml",
+        &deployment("web", "placeholder").replace(
+            "labels: {app: web}",
+            "labels: {app: web}\n      annotations: {sidecar.istio.io/inject: \"maybe\"}",
+        ),
+    );
+    let (code, report) = repo.json(&["lint", "--base", &base, "--format", "json"]);
+    assert_eq!(code, 1, "{report:#}");
+    let new: Vec<_> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "INJ203")
+        .collect();
+    assert_eq!(new.len(), 1, "{report:#}");
+    assert_eq!(new[0]["file"], "base/web.yaml");
+    assert_eq!(
+        new[0]["deployables"],
+        serde_json::json!(["overlays/dev", "overlays/prod"])
+    );
+}

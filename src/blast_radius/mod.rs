@@ -3,8 +3,9 @@
 //! between two revisions, grouped by namespace and by cause ("template
 //! envoy-proxy 1.4.0 → 1.5.0 changes 143 workloads in 12 namespaces").
 //!
-//! Workloads are matched by kind, namespace and name, so moving a manifest
-//! to another file changes nothing. "The injected pod changes" compares what
+//! Workloads are matched by environment, kind, namespace and name, so
+//! moving a manifest to another file changes nothing, and a change to a
+//! Kustomize base shows in every overlay (environment) it reaches. "The injected pod changes" compares what
 //! injection does to the pod (the structural diff of its pod before and
 //! after injection), not the pod itself: a new application image is not a
 //! change of injection.
@@ -35,6 +36,12 @@ pub struct Side {
 /// One workload and injector whose injection differs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
+    /// The environment (cluster) of the workload, when the paths hold several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The deployable it is read from, when the paths hold several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployable: Option<String>,
     pub kind: String,
     pub namespace: String,
     pub name: String,
@@ -61,6 +68,21 @@ pub struct Cause {
 pub struct Totals {
     pub workloads_changed: usize,
     pub namespaces: usize,
+    /// Environments with a change (0 when the paths hold one).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub environments: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The deployable's path, when the run read several.
+fn deployable_of(ws: &Workspace, w: &WorkloadResult) -> Option<String> {
+    ws.deployables
+        .several()
+        .then(|| ws.deployables.path(w.deployable).map(str::to_owned))
+        .flatten()
 }
 
 /// SPEC "PR gate": `{"version": 1, "base", "head", "changes", "summary"}`,
@@ -102,19 +124,26 @@ pub fn analyse(
     ))
 }
 
-/// Kind, namespace, name, and which of the objects so named (INJ004's
-/// duplicates pair up in file order).
-type WorkloadKey<'a> = (&'a str, &'a str, &'a str, usize);
+/// Environment, kind, namespace, name, and which of the objects so named
+/// (INJ004's duplicates pair up in file order).
+type WorkloadKey<'a> = (&'a str, &'a str, &'a str, &'a str, usize);
 
-fn by_key(workloads: &[WorkloadResult]) -> HashMap<WorkloadKey<'_>, &WorkloadResult> {
-    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+fn by_key<'a>(
+    ws: &'a Workspace,
+    workloads: &'a [WorkloadResult],
+) -> HashMap<WorkloadKey<'a>, &'a WorkloadResult> {
+    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
     workloads
         .iter()
         .map(|w| {
-            let nth = seen.entry((&w.kind, &w.namespace, &w.name)).or_default();
+            let env = environment_of(ws, w);
+            let nth = seen
+                .entry((env, &w.kind, &w.namespace, &w.name))
+                .or_default();
             *nth += 1;
             (
                 (
+                    env,
                     w.kind.as_str(),
                     w.namespace.as_str(),
                     w.name.as_str(),
@@ -124,6 +153,17 @@ fn by_key(workloads: &[WorkloadResult]) -> HashMap<WorkloadKey<'_>, &WorkloadRes
             )
         })
         .collect()
+}
+
+/// The name of the environment a workload was simulated in (`""` in a run
+/// of one environment).
+fn environment_of<'a>(ws: &'a Workspace, w: &WorkloadResult) -> &'a str {
+    if ws.deployables.environments.len() <= 1 {
+        return "";
+    }
+    ws.deployables
+        .environment(w.environment)
+        .map_or("", |e| e.name.as_str())
 }
 
 /// An injector's side for a workload that exists (`None` when it does
@@ -156,16 +196,22 @@ pub fn compare(
     before: (&Workspace, &LintOutcome),
     after: (&Workspace, &LintOutcome),
 ) -> BlastRadius {
-    let old = by_key(&before.1.simulation.workloads);
-    let new = by_key(&after.1.simulation.workloads);
+    let old = by_key(before.0, &before.1.simulation.workloads);
+    let new = by_key(after.0, &after.1.simulation.workloads);
     let keys: BTreeSet<WorkloadKey<'_>> = old.keys().chain(new.keys()).copied().collect();
 
     let mut changes = Vec::new();
     for key in keys {
         let (was, is) = (old.get(&key).copied(), new.get(&key).copied());
-        let file = match (is, was) {
-            (Some(w), _) => after.0.sources.get(w.file).name.clone(),
-            (None, Some(w)) => before.0.sources.get(w.file).name.clone(),
+        let (file, deployable) = match (is, was) {
+            (Some(w), _) => (
+                after.0.sources.get(w.file).name.clone(),
+                deployable_of(after.0, w),
+            ),
+            (None, Some(w)) => (
+                before.0.sources.get(w.file).name.clone(),
+                deployable_of(before.0, w),
+            ),
             (None, None) => continue,
         };
         let pod_changed = injection_changed(was, is);
@@ -197,9 +243,11 @@ pub fn compare(
         }
         for (injector, before, after) in found {
             changes.push(Change {
-                kind: key.0.to_owned(),
-                namespace: key.1.to_owned(),
-                name: key.2.to_owned(),
+                environment: (!key.0.is_empty()).then(|| key.0.to_owned()),
+                deployable: deployable.clone(),
+                kind: key.1.to_owned(),
+                namespace: key.2.to_owned(),
+                name: key.3.to_owned(),
                 file: file.clone(),
                 injector,
                 before,
@@ -209,22 +257,29 @@ pub fn compare(
         }
     }
     changes.sort_by(|a, b| {
-        (&a.namespace, &a.kind, &a.name, a.injector).cmp(&(
+        (&a.environment, &a.namespace, &a.kind, &a.name, a.injector).cmp(&(
+            &b.environment,
             &b.namespace,
             &b.kind,
             &b.name,
             b.injector,
         ))
     });
+    // A namespace of one cluster is not the namespace of the same name in another.
     let summary = Totals {
         workloads_changed: changes
             .iter()
-            .map(|c| (&c.kind, &c.namespace, &c.name))
+            .map(|c| (&c.environment, &c.kind, &c.namespace, &c.name))
             .collect::<BTreeSet<_>>()
             .len(),
         namespaces: changes
             .iter()
-            .map(|c| &c.namespace)
+            .map(|c| (&c.environment, &c.namespace))
+            .collect::<BTreeSet<_>>()
+            .len(),
+        environments: changes
+            .iter()
+            .filter_map(|c| c.environment.as_ref())
             .collect::<BTreeSet<_>>()
             .len(),
     };
@@ -306,13 +361,18 @@ fn template_change(before: &str, after: &str) -> String {
 }
 
 fn causes(changes: &[Change]) -> Vec<Cause> {
-    type Reach<'a> = (BTreeSet<(&'a str, &'a str, &'a str)>, BTreeSet<&'a str>);
+    type Env<'a> = Option<&'a str>;
+    type Reach<'a> = (
+        BTreeSet<(Env<'a>, &'a str, &'a str, &'a str)>,
+        BTreeSet<(Env<'a>, &'a str)>,
+    );
     let mut groups: BTreeMap<(&'static str, CauseKind, String), Reach<'_>> = BTreeMap::new();
     for change in changes {
         let (cause, what) = cause_of(change);
         let (workloads, namespaces) = groups.entry((change.injector, cause, what)).or_default();
-        workloads.insert((&change.kind, &change.namespace, &change.name));
-        namespaces.insert(&change.namespace);
+        let env = change.environment.as_deref();
+        workloads.insert((env, &change.kind, &change.namespace, &change.name));
+        namespaces.insert((env, &change.namespace));
     }
     let mut causes: Vec<Cause> = groups
         .into_iter()

@@ -49,8 +49,13 @@ fn headline(radius: &BlastRadius) -> String {
             radius.base, radius.head
         );
     }
+    let environments = if s.environments > 0 {
+        format!(" of {}", plural(s.environments, "environment"))
+    } else {
+        String::new()
+    };
     format!(
-        "{} → {}: injection changes for {} in {}",
+        "{} → {}: injection changes for {} in {}{environments}",
         radius.base,
         radius.head,
         plural(s.workloads_changed, "workload"),
@@ -74,10 +79,14 @@ fn cause_lines(radius: &BlastRadius) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-fn by_namespace(changes: &[Change]) -> BTreeMap<&str, Vec<&Change>> {
-    let mut groups: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+/// Changes by environment (when the paths hold several) and namespace.
+fn by_namespace(changes: &[Change]) -> BTreeMap<(Option<&str>, &str), Vec<&Change>> {
+    let mut groups: BTreeMap<(Option<&str>, &str), Vec<&Change>> = BTreeMap::new();
     for change in changes {
-        groups.entry(&change.namespace).or_default().push(change);
+        groups
+            .entry((change.environment.as_deref(), &change.namespace))
+            .or_default()
+            .push(change);
     }
     groups
 }
@@ -94,10 +103,14 @@ fn human(radius: &BlastRadius) -> String {
     for line in cause_lines(radius) {
         let _ = writeln!(text, "  {line}");
     }
-    for (namespace, changes) in by_namespace(&radius.changes) {
+    for ((environment, namespace), changes) in by_namespace(&radius.changes) {
+        let title = match environment {
+            Some(env) => format!("environment {env}, namespace {namespace}"),
+            None => format!("namespace {namespace}"),
+        };
         let _ = writeln!(
             text,
-            "\nnamespace {namespace} ({})",
+            "\n{title} ({})",
             plural(workload_count(&changes), "workload")
         );
         // One column for the workloads of a namespace, so the changes line up.
@@ -158,11 +171,15 @@ fn markdown(radius: &BlastRadius) -> String {
     }
     md.push('\n');
     let mut rows = 0;
-    for (namespace, changes) in by_namespace(&radius.changes) {
+    for ((environment, namespace), changes) in by_namespace(&radius.changes) {
+        let title = match environment {
+            Some(env) => format!("{env} / {namespace}"),
+            None => namespace.to_owned(),
+        };
         let _ = writeln!(
             md,
             "<details><summary>{} ({})</summary>\n",
-            escape_cell(namespace),
+            escape_cell(&title),
             plural(workload_count(&changes), "workload")
         );
         md.push_str("| Workload | Injector | Before | After | Injected pod | File |\n");

@@ -45,9 +45,18 @@ pub struct ReadOptions<'a> {
     pub renderers: Renderers,
     /// A tree read in place of another (a Git revision written to a
     /// temporary folder): files are named as in the other.
-    pub rewrite: Option<(PathBuf, PathBuf)>,
+    pub rewrite: Option<Rewrite>,
     /// `--environment NAME`: the environment objects from a live cluster join.
     pub environment: Option<String>,
+}
+
+/// A copy of a tree read in its place: `copy` holds what `original` held,
+/// and the user named `named` (paths in the original).
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    pub copy: PathBuf,
+    pub original: PathBuf,
+    pub named: Vec<PathBuf>,
 }
 
 /// Everything read, and what the source map needs to trace rendered
@@ -201,10 +210,12 @@ pub fn read(
         .collect();
     let mut named: Vec<PathBuf> = paths.to_vec();
     named.extend(policies.iter().cloned());
-    let mut names = Names::new(&named);
-    if let Some((from, to)) = &options.rewrite {
-        names = names.with_rewrite(from.clone(), to.clone());
-    }
+    let names = match &options.rewrite {
+        None => Names::new(&named),
+        Some(rewrite) => {
+            Names::new(&rewrite.named).with_rewrite(rewrite.copy.clone(), rewrite.original.clone())
+        }
+    };
     let mut reader = Reader {
         options,
         read: Read::default(),
@@ -397,6 +408,13 @@ impl Reader<'_> {
                     bytes,
                 });
                 absolute.push(absolute_normalized(Path::new(".")).join("<stdin>"));
+            } else if self.options.rewrite.is_some() {
+                let abs = absolute_normalized(path);
+                inputs.push(Input::NamedPath {
+                    path: path.clone(),
+                    name: self.read.origins.names.display(&abs),
+                });
+                absolute.push(abs);
             } else {
                 inputs.push(Input::Path(path.clone()));
                 absolute.push(absolute_normalized(path));

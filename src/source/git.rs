@@ -1,22 +1,19 @@
-//! Inputs at a Git revision, read from the object database: no checkout, no
-//! temporary worktree, no `git` process. Works in a shallow clone as long as
-//! the revision's commit has been fetched.
+//! Git revisions for `--base` and `diff`: revisions resolved, a revision's
+//! tree written to a temporary folder (Kustomize and Helm render from files;
+//! the repository's index, HEAD and working tree are never touched), and
+//! the renames between two revisions. No `git` process; works in a shallow
+//! clone as long as the revision's commit has been fetched.
 //!
-//! Files read at a revision get the names the same paths have in the working
-//! tree (`apps/web.yaml` for `kubectl inject lint apps/`), so a report of the
-//! base and one of the head speak of the same files.
+//! The analysis names a revision's files as the same paths are named in the
+//! working tree (`apps/web.yaml` for `kubectl inject lint apps/`), so a
+//! report of the base and one of the head speak of the same files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use git2::{
-    DiffFindOptions, DiffOptions, ObjectType, Repository, Tree, TreeWalkMode, TreeWalkResult,
-};
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use git2::{DiffFindOptions, DiffOptions, Repository, Tree};
 
-use super::discover::{build_ignore, has_manifest_extension, is_ignored_path};
-use super::{DiscoverOptions, absolute_normalized};
-use crate::load::{Input, ReadError, display_name};
+use super::absolute_normalized;
 
 /// A repository opened for reading revisions.
 pub struct GitRepo {
@@ -119,122 +116,31 @@ impl GitRepo {
         Some(parts.join("/"))
     }
 
-    /// The manifest files under `paths` at `revision`, named as the same
-    /// paths are in the working tree. Hidden entries below a named path are
-    /// skipped and the configuration's `ignore` globs apply, as for the
-    /// working tree; symlinks and submodules are not followed.
-    pub fn read(
-        &self,
-        revision: &Revision,
-        paths: &[PathBuf],
-        options: &DiscoverOptions,
-        max_file_size: u64,
-    ) -> Result<Vec<Input>, String> {
-        let tree = self.tree(revision)?;
-        let ignore = build_ignore(options)?;
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut ignore_files = IgnoreFiles::new(self);
-        for path in paths {
-            let repo_path = self.repo_path(path).ok_or_else(|| {
+    /// Writes the tree of `revision` into `dir` (which must exist), as a
+    /// checkout would, without touching the repository's index, HEAD or
+    /// working tree: Kustomize and Helm need files on disk to render a
+    /// revision's deployables. Submodules are left empty, as in a fresh clone.
+    pub fn checkout_to(&self, revision: &Revision, dir: &Path) -> Result<(), String> {
+        let commit = self
+            .repo
+            .find_commit(revision.commit)
+            .map_err(|e| format!("reading `{}`: {}", revision.spec, e.message()))?;
+        let mut options = git2::build::CheckoutBuilder::new();
+        options
+            .target_dir(dir)
+            .force()
+            .update_index(false)
+            .recreate_missing(true);
+        self.repo
+            .checkout_tree(commit.as_object(), Some(&mut options))
+            .map_err(|e| {
                 format!(
-                    "{} is outside the Git repository at {}",
-                    path.display(),
-                    self.workdir.display()
+                    "writing `{}` to {}: {}",
+                    revision.spec,
+                    dir.display(),
+                    e.message()
                 )
-            })?;
-            let entry_tree;
-            let (root_tree, is_dir) = if repo_path.is_empty() {
-                (&tree, true)
-            } else {
-                match tree.get_path(Path::new(&repo_path)) {
-                    Ok(entry) if entry.kind() == Some(ObjectType::Tree) => {
-                        entry_tree = self.repo.find_tree(entry.id()).map_err(|e| {
-                            format!("{repo_path} at `{}`: {}", revision.spec, e.message())
-                        })?;
-                        (&entry_tree, true)
-                    }
-                    Ok(_) => (&tree, false),
-                    // The path is new in the working tree: nothing at this revision.
-                    Err(_) => continue,
-                }
-            };
-            if !is_dir {
-                if seen.insert(repo_path.clone()) {
-                    out.push(self.read_blob(&tree, display_name(path), &repo_path, max_file_size));
-                }
-                continue;
-            }
-            let mut found = Vec::new();
-            root_tree
-                .walk(TreeWalkMode::PreOrder, |dir, entry| {
-                    let name = entry.name().unwrap_or_default();
-                    if name.starts_with('.') {
-                        return TreeWalkResult::Skip;
-                    }
-                    let sub = format!("{dir}{name}");
-                    let is_tree = entry.kind() == Some(ObjectType::Tree);
-                    if let Some(ignore) = &ignore {
-                        let absolute = absolute_normalized(&path.join(&sub));
-                        if is_ignored_path(ignore, &absolute, is_tree) {
-                            return TreeWalkResult::Skip;
-                        }
-                    }
-                    if ignore_files.ignores(&tree, &join_repo_path(&repo_path, &sub), is_tree) {
-                        return TreeWalkResult::Skip;
-                    }
-                    // Blobs only: 0o120000 is a symlink, a commit is a submodule.
-                    if entry.kind() == Some(ObjectType::Blob)
-                        && entry.filemode() != 0o120000
-                        && has_manifest_extension(Path::new(name))
-                    {
-                        found.push(sub);
-                    }
-                    TreeWalkResult::Ok
-                })
-                .map_err(|e| {
-                    format!(
-                        "walking {} at `{}`: {}",
-                        path.display(),
-                        revision.spec,
-                        e.message()
-                    )
-                })?;
-            for sub in found {
-                let file_repo_path = join_repo_path(&repo_path, &sub);
-                if seen.insert(file_repo_path.clone()) {
-                    let name = display_name(&path.join(&sub));
-                    out.push(self.read_blob(&tree, name, &file_repo_path, max_file_size));
-                }
-            }
-        }
-        // `discover` sorts the working tree's files as paths (by component,
-        // so `a/x` before `a-b/x`); the same order here keeps duplicates in
-        // the same order on both sides.
-        out.sort_by(|a, b| Path::new(input_name(a)).cmp(Path::new(input_name(b))));
-        Ok(out)
-    }
-
-    fn read_blob(
-        &self,
-        tree: &Tree<'_>,
-        name: String,
-        repo_path: &str,
-        max_file_size: u64,
-    ) -> Input {
-        let bytes = tree
-            .get_path(Path::new(repo_path))
-            .and_then(|entry| self.repo.find_blob(entry.id()))
-            .map_err(|e| ReadError::Io(e.message().to_owned()))
-            .and_then(|blob| {
-                let size = blob.size() as u64;
-                if size > max_file_size {
-                    Err(ReadError::TooLarge(size))
-                } else {
-                    Ok(blob.content().to_vec())
-                }
-            });
-        Input::Read { name, bytes }
+            })
     }
 
     /// Files renamed between `base` and `head` (the working tree, untracked
@@ -277,93 +183,11 @@ impl GitRepo {
     }
 }
 
-/// The `.gitignore` and `.ignore` files of a revision, read from its tree
-/// as the working tree's walker reads them from disk, so both sides of a
-/// comparison leave out the same files.
-struct IgnoreFiles<'r> {
-    repo: &'r GitRepo,
-    /// Per directory (repository path): its `.ignore`, then its `.gitignore`.
-    by_dir: HashMap<String, Vec<Gitignore>>,
-}
-
-impl<'r> IgnoreFiles<'r> {
-    fn new(repo: &'r GitRepo) -> Self {
-        IgnoreFiles {
-            repo,
-            by_dir: HashMap::new(),
-        }
-    }
-
-    /// Whether the ignore files of the directories above `repo_path` leave
-    /// it out: the deepest file that has a say decides, `.ignore` before
-    /// `.gitignore`, a `!pattern` keeps the path.
-    fn ignores(&mut self, tree: &Tree<'_>, repo_path: &str, is_dir: bool) -> bool {
-        let absolute = self.repo.workdir.join(repo_path);
-        let mut dir = repo_path;
-        while let Some(parent) = parent_dir(dir) {
-            dir = parent;
-            for matcher in self.matchers(tree, dir) {
-                let found = matcher.matched_path_or_any_parents(&absolute, is_dir);
-                if found.is_ignore() {
-                    return true;
-                }
-                if found.is_whitelist() {
-                    return false;
-                }
-            }
-        }
-        false
-    }
-
-    fn matchers(&mut self, tree: &Tree<'_>, dir: &str) -> &[Gitignore] {
-        let repo = self.repo;
-        self.by_dir.entry(dir.to_owned()).or_insert_with(|| {
-            [".ignore", ".gitignore"]
-                .iter()
-                .filter_map(|file| {
-                    let path = join_repo_path(dir, file);
-                    let entry = tree.get_path(Path::new(&path)).ok()?;
-                    let blob = repo.repo.find_blob(entry.id()).ok()?;
-                    let mut builder = GitignoreBuilder::new(repo.workdir.join(dir));
-                    for line in String::from_utf8_lossy(blob.content()).lines() {
-                        // A bad line is skipped, as git does.
-                        let _ = builder.add_line(None, line);
-                    }
-                    builder.build().ok()
-                })
-                .collect()
-        })
-    }
-}
-
-/// `a/b/c` → `a/b` → `a` → `` → none.
-fn parent_dir(path: &str) -> Option<&str> {
-    if path.is_empty() {
-        return None;
-    }
-    Some(path.rfind('/').map_or("", |i| &path[..i]))
-}
-
-fn input_name(input: &Input) -> &str {
-    match input {
-        Input::Read { name, .. } | Input::Live { name, .. } | Input::Rendered { name, .. } => name,
-        Input::Path(path) => path.to_str().unwrap_or_default(),
-    }
-}
-
 fn slash_path(path: &Path) -> String {
     path.components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-fn join_repo_path(dir: &str, sub: &str) -> String {
-    if dir.is_empty() {
-        sub.to_owned()
-    } else {
-        format!("{dir}/{sub}")
-    }
 }
 
 /// The nearest ancestor of `path` that exists (a path may be gone from the

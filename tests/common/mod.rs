@@ -120,6 +120,23 @@ pub fn have_python(why: &str) -> bool {
     found
 }
 
+/// Whether `kubectl` (which ships Kustomize) can run: the deployables tests
+/// build Kustomize roots with it. Under `CI=true` its absence is a failure.
+pub fn have_kubectl(why: &str) -> bool {
+    let found = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl ({why}) is not on PATH, and CI needs it"
+        );
+        eprintln!("skipped: kubectl ({why}) is not on PATH");
+    }
+    found
+}
+
 /// Runs `git` in `dir` with a fixed identity and no user or system
 /// configuration that could change it; returns its trimmed stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
