@@ -133,7 +133,9 @@ impl<'a> Analysis<'a> {
                 rewrite: None,
                 environment: self.environment.clone(),
             };
-            let read = deployables::read::read(&self.paths, extra, &options, stdin)?;
+            let started = std::time::Instant::now();
+            let mut read = deployables::read::read(&self.paths, extra, &options, stdin)?;
+            read.ws.timings.read = started.elapsed();
             return self.analyse(read);
         };
         // A revision is written to a temporary folder (Kustomize and Helm
@@ -191,6 +193,13 @@ impl<'a> Analysis<'a> {
     /// the files that wrote them, and reports a finding made the same in
     /// several deployables once.
     fn analyse(&self, read: Read) -> Result<(Workspace, LintOutcome), String> {
+        let started = std::time::Instant::now();
+        let (mut ws, outcome) = self.analyse_environments(read)?;
+        ws.timings.analysis = started.elapsed();
+        Ok((ws, outcome))
+    }
+
+    fn analyse_environments(&self, read: Read) -> Result<(Workspace, LintOutcome), String> {
         let config = self.config;
         let Read {
             mut ws,

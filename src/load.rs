@@ -63,6 +63,35 @@ pub struct Workspace {
     pub deployables: Deployables,
     /// Files under a kustomization that no kustomization uses: never applied, not read.
     pub unused_files: usize,
+    /// Where the time of the run went (`KUBECTL_INJECT_TIMINGS=1` prints it).
+    pub timings: Timings,
+}
+
+/// Where a run's time went.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    /// Reading: discovery, loading, rendering, deployables.
+    pub read: std::time::Duration,
+    /// Wall time while renderers ran, and the sum of their own run times.
+    pub render_wall: std::time::Duration,
+    pub render_total: std::time::Duration,
+    pub renders: usize,
+    /// The analysis of every environment, the source map included.
+    pub analysis: std::time::Duration,
+}
+
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {:.2} s (rendering {:.2} s: {} builds, {:.2} s of renderer time), analysis {:.2} s",
+            self.read.as_secs_f64(),
+            self.render_wall.as_secs_f64(),
+            self.renders,
+            self.render_total.as_secs_f64(),
+            self.analysis.as_secs_f64()
+        )
+    }
 }
 
 /// One file's share of the work, made on a worker thread.

@@ -169,6 +169,9 @@ fn run(
         Ok(done) => done,
         Err(message) => return fail(miette::miette!("{message}")),
     };
+    if std::env::var_os("KUBECTL_INJECT_TIMINGS").is_some_and(|v| !v.is_empty()) {
+        eprintln!("kubectl-inject: timings: {}", workspace.timings);
+    }
     let mut report = Report::new(
         &workspace.sources,
         &outcome.diagnostics,

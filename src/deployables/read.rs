@@ -485,7 +485,16 @@ impl Reader<'_> {
                 runnable.push(job);
             }
         }
+        let started = std::time::Instant::now();
         let results = run_parallel(&runnable, &self.options.renderers);
+        let timings = &mut self.read.ws.timings;
+        timings.render_wall += started.elapsed();
+        timings.renders += runnable.len();
+        timings.render_total += results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| r.elapsed)
+            .sum();
         for (job, result) in runnable.into_iter().zip(results) {
             let files = match result {
                 Ok(rendered) => self.load_rendering(&job, rendered),
