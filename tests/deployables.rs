@@ -635,6 +635,159 @@ fn kustomize_decisions_differ_between_the_overlays() {
     );
 }
 
+/// A rendered workload's `file`/`line` are its resource file's document
+/// (SPEC: "the workload's file/line are the resource file's, not a
+/// rendering"), even when a patch changed it: not the patch that changed it.
+#[test]
+fn rendered_workloads_point_at_their_resource_files_not_at_patches() {
+    let Some(tools) = Tools::kubectl() else {
+        return;
+    };
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "kustomize",
+            &[
+                "overlays/dev(overlays/dev) Deployment/dev/cartservice base/cartservice.yaml:15",
+                "overlays/dev(overlays/dev) Deployment/dev/frontend base/frontend.yaml:15",
+                "overlays/dev(overlays/dev) Deployment/dev/productcatalogservice base/productcatalogservice.yaml:15",
+                "overlays/dev(overlays/dev) Deployment/dev/redis-cart base/cartservice.yaml:89",
+                "overlays/prod(overlays/prod) Deployment/prod/cartservice base/cartservice.yaml:15",
+                "overlays/prod(overlays/prod) Deployment/prod/cartservice overlays/prod/cartservice-legacy.yaml:4",
+                "overlays/prod(overlays/prod) Deployment/prod/frontend base/frontend.yaml:15",
+                "overlays/prod(overlays/prod) Deployment/prod/productcatalogservice base/productcatalogservice.yaml:15",
+                "overlays/prod(overlays/prod) Deployment/prod/redis-cart base/cartservice.yaml:89",
+            ],
+        ),
+        (
+            "flux",
+            &[
+                "apps/production(production) Deployment/podinfo/podinfo apps/base/podinfo/deployment.yaml:1",
+                "apps/staging(staging) Deployment/podinfo/podinfo apps/base/podinfo/deployment.yaml:1",
+                "clusters/production/flux-system(production) Deployment/flux-system/source-controller clusters/production/flux-system/gotk-components.yaml:14",
+                "clusters/staging/flux-system(staging) Deployment/flux-system/source-controller clusters/staging/flux-system/gotk-components.yaml:14",
+                "infrastructure/controllers(production) Deployment/ingress-nginx/ingress-nginx-controller infrastructure/controllers/ingress-nginx.yaml:7",
+                "infrastructure/controllers(staging) Deployment/ingress-nginx/ingress-nginx-controller infrastructure/controllers/ingress-nginx.yaml:7",
+            ],
+        ),
+        (
+            "argocd",
+            &[
+                "guestbook(guestbook) Deployment/guestbook/guestbook-ui guestbook/guestbook-ui-deployment.yaml:1",
+                "kustomize-guestbook(kustomize-guestbook) Deployment/kustomize-guestbook/kustomize-guestbook-ui kustomize-guestbook/guestbook-ui-deployment.yaml:1",
+            ],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (tree, expected) in cases {
+        let run = inject(
+            &fixture(tree),
+            &tools,
+            &["simulate", ".", "--format", "json"],
+        );
+        let found = workload_list(&run.json());
+        if found != sorted(expected) {
+            wrong.push(format!(
+                "{tree}/:\n  expected {:#?}\n  found {found:#?}",
+                sorted(expected)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "workloads must point at their resource files:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// A strategic-merge patch names the object it patches (`apiVersion`,
+/// `kind`, `metadata.name`, `metadata.namespace`) without writing those
+/// fields: a finding about the workload's name (INJ302 points there) stays
+/// at the resource file, as do the workload's file and line. The patch
+/// still owns what it does write (`replicas`), and the finding about a
+/// value a base-level patch writes goes to that patch.
+#[test]
+fn a_patch_naming_a_workload_does_not_take_its_findings() {
+    let Some(tools) = Tools::kubectl() else {
+        return;
+    };
+    let tree = common::tree(&[
+        (
+            "base/kustomization.yaml",
+            "resources:\n  - namespace.yaml\n  - deployment.yaml\npatches:\n  - path: cpu.yaml\n",
+        ),
+        (
+            "base/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n  annotations:\n    linkerd.io/inject: enabled\n",
+        ),
+        (
+            "base/deployment.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/web:1.0.0
+",
+        ),
+        (
+            "base/cpu.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: web
+spec:
+  template:
+    metadata:
+      annotations:
+        sidecar.istio.io/proxyCPU: \"1 00m\"
+",
+        ),
+        (
+            "overlay/kustomization.yaml",
+            "resources:\n  - ../base\npatches:\n  - path: replicas.yaml\n",
+        ),
+        (
+            "overlay/replicas.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\nspec:\n  replicas: 3\n",
+        ),
+    ]);
+    let run = inject(tree.path(), &tools, &["simulate", ".", "--format", "json"]);
+    let report = run.json();
+    let inj302: Vec<String> = diagnostics(&report)
+        .iter()
+        .filter(|d| d["rule"] == "INJ302")
+        .map(finding)
+        .collect();
+    let cpu: Vec<String> = diagnostics(&report)
+        .iter()
+        .filter(|d| d["message"].as_str().unwrap_or_default().contains("1 00m"))
+        .map(finding)
+        .collect();
+    assert!(
+        cpu.len() == 1 && cpu[0].contains(" base/cpu.yaml:10:9-"),
+        "the bad value is written by the base's patch: {cpu:?}\n{:#?}",
+        findings(&report)
+    );
+    assert_eq!(
+        (inj302, workload_list(&report)),
+        (
+            vec!["INJ302 warning base/deployment.yaml:4:9-12 [overlay]".to_owned()],
+            vec!["overlay(overlay) Deployment/web/web base/deployment.yaml:1".to_owned()]
+        ),
+        "the name is written by the resource file, not by the patches naming it"
+    );
+}
+
 /// The human report of one overlay, as a user sees it (snapshot).
 #[test]
 fn kustomize_human_report_of_one_overlay() {
