@@ -435,6 +435,9 @@ fn patch_place(
         let span = match &doc.value {
             // JSON 6902: a list of operations.
             Value::Seq(ops) if patch.target.is_some() => json6902_place(ops, path),
+            // A strategic-merge patch names its object (`apiVersion`,
+            // `kind`, `metadata.name`…) to find it; it does not write those.
+            Value::Map(_) if names_the_object(path) => None,
             Value::Map(_) => {
                 if patch.target.is_none() && !smp_targets(doc, object, &name_refs) {
                     continue;
@@ -572,6 +575,27 @@ fn level_names(object: &Object, chain: &[PathBuf], known: &layout::Kustomization
         names.push(name.clone());
     }
     names
+}
+
+/// Whether `path` is one of the fields that identify an object (or the
+/// object as a whole), which a patch repeats to find its object.
+fn names_the_object(path: &FieldPath) -> bool {
+    let keys: Vec<&str> = path
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => k.as_str(),
+            Step::Item { .. } => "[]",
+        })
+        .collect();
+    matches!(
+        keys.as_slice(),
+        [] | ["apiVersion"]
+            | ["kind"]
+            | ["metadata"]
+            | ["metadata", "name"]
+            | ["metadata", "namespace"]
+    )
 }
 
 /// Whether a strategic-merge patch document (no `target:`) is for `object`.
