@@ -1323,3 +1323,70 @@ fn request_timeout_exits_2() {
         run.stderr
     );
 }
+
+// ---- deployables -------------------------------------------------------------
+
+/// A policy repository with two Kustomize overlays, two environments: `a`
+/// selects envoy-proxy 1.4.0, `b` 1.5.0.
+fn two_environments() -> tempfile::TempDir {
+    let overlay = "resources: [template.yaml, policy.yaml]\n";
+    common::tree(&[
+        ("a/kustomization.yaml", overlay),
+        (
+            "a/template.yaml",
+            &common::envoy_template("1.4.0", "1.31.2"),
+        ),
+        ("a/policy.yaml", &policy("1.4.0")),
+        ("b/kustomization.yaml", overlay),
+        (
+            "b/template.yaml",
+            &common::envoy_template("1.5.0", "1.32.0"),
+        ),
+        ("b/policy.yaml", &policy("1.5.0")),
+    ])
+}
+
+#[test]
+fn live_objects_join_the_environment_named() {
+    let Some(api) = apiserver() else { return };
+    if !common::have_kubectl("the Kustomize overlays of a live run") {
+        return;
+    }
+    let ns = unique("live-env");
+    let paths = two_environments();
+    api.apply(&format!(
+        "{}{}",
+        namespace(&ns, &[ENABLED]),
+        pod(&ns, "plain")
+    ));
+    api.mark_running(&ns, &["plain"]);
+    let (a, b) = (paths.path().join("a"), paths.path().join("b"));
+
+    // Two environments and none named: which cluster is this?
+    let run = live(api, &ns, &[&a, &b], &[]);
+    run.expect_code(&[2]).expect_no_crash();
+    assert!(
+        run.stderr.contains("--environment") && run.stderr.contains("2 environments"),
+        "{}",
+        run.stderr
+    );
+
+    for (env, template) in [("b", "envoy-proxy@1.5.0"), ("a", "envoy-proxy@1.4.0")] {
+        let environment = paths.path().join(env).display().to_string();
+        let run = live(api, &ns, &[&a, &b], &["--environment", &environment]);
+        run.expect_code(&[1]).expect_no_crash();
+        let report = run.json();
+        let w = workload(&report, "Pod", &ns, "plain");
+        let mesh = w["injectors"]
+            .as_array()
+            .and_then(|i| i.iter().find(|i| i["injector"] == "kubectl-inject"))
+            .unwrap_or_else(|| panic!("no kubectl-inject decision: {w:#}"));
+        assert_eq!(mesh["template"], template, "--environment {env}: {w:#}");
+        assert_eq!(
+            w["deployable"]["environment"],
+            environment.as_str(),
+            "{w:#}"
+        );
+        finding(&report, "INJ401", "Pod", &ns, "plain");
+    }
+}
