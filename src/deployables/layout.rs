@@ -264,6 +264,26 @@ pub fn chain_to(root: &Path, resource: &Path, known: &Kustomizations) -> Vec<Pat
     }
 }
 
+/// The names an object has had at each level of its chain (outermost
+/// first): as rendered, then without each level's `namePrefix` and
+/// `nameSuffix`, since a patch sees the name of its own level.
+pub fn names_at_levels(rendered: &str, chain: &[PathBuf], known: &Kustomizations) -> Vec<String> {
+    let mut names = vec![rendered.to_owned()];
+    let mut name = rendered.to_owned();
+    for dir in chain {
+        if let Some(k) = known.get(dir) {
+            if let Some(prefix) = k.field("namePrefix").and_then(|n| n.as_str()) {
+                name = name.strip_prefix(prefix).unwrap_or(&name).to_owned();
+            }
+            if let Some(suffix) = k.field("nameSuffix").and_then(|n| n.as_str()) {
+                name = name.strip_suffix(suffix).unwrap_or(&name).to_owned();
+            }
+        }
+        names.push(name.clone());
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,22 @@
 //! A GitOps repository holds several sets of objects, each applied to one
 //! cluster as a whole: Kustomize roots, Helm charts, the paths Flux and
 //! Argo CD objects point at, and plain files. This layer finds them, renders
-//! them with the real tools, and maps every rendered object back to the
-//! file and line that wrote it.
+//! them with the real tools, groups them into environments, and maps every
+//! rendered object back to the file and line that wrote it.
+//!
+//! - [`read`] drives it: discover, [`layout`] (roots, charts, plain files),
+//!   load, [`render`] in parallel, follow [`gitops`] paths, then `group`
+//!   into deployables and environments; `diagnose` makes the findings about
+//!   the deployables themselves (INJ010–INJ014).
+//! - [`kustomization`] reads a kustomization for what this needs of it;
+//!   [`origin`] reads (and cuts) what Kustomize says of each object's origin.
+//! - [`source_map`] maps a finding in a rendering to the patch, transformer
+//!   line, resource file or Helm template that wrote it; [`names`] names
+//!   those files as reports name the rest.
 
+mod diagnose;
 pub mod gitops;
+mod group;
 pub mod kustomization;
 pub mod layout;
 pub mod names;

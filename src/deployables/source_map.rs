@@ -303,7 +303,7 @@ fn kustomize_place(
         (Some(root), Some(resource)) => layout::chain_to(root, resource, known),
         _ => Vec::new(),
     };
-    let names = level_names(object, &chain, known);
+    let names = layout::names_at_levels(&object.name, &chain, known);
     // Writers from the last applied to the first.
     for (level, dir) in chain.iter().enumerate() {
         let Some(k) = known.get(dir).cloned() else {
@@ -556,25 +556,6 @@ fn pointer_of(path: &FieldPath) -> String {
         }
     }
     out
-}
-
-/// The names of `object` at each level of the chain, outermost first: as
-/// rendered, then without each level's prefix and suffix.
-fn level_names(object: &Object, chain: &[PathBuf], known: &layout::Kustomizations) -> Vec<String> {
-    let mut names = vec![object.name.clone()];
-    let mut name = object.name.clone();
-    for dir in chain {
-        if let Some(k) = known.get(dir) {
-            if let Some(prefix) = k.field("namePrefix").and_then(|n| n.as_str()) {
-                name = name.strip_prefix(prefix).unwrap_or(&name).to_owned();
-            }
-            if let Some(suffix) = k.field("nameSuffix").and_then(|n| n.as_str()) {
-                name = name.strip_suffix(suffix).unwrap_or(&name).to_owned();
-            }
-        }
-        names.push(name.clone());
-    }
-    names
 }
 
 /// Whether `path` is one of the fields that identify an object (or the
