@@ -243,35 +243,7 @@ fn key_segment(key: &str) -> String {
 
 /// The field path of the deepest node at `offset`, list items by name.
 pub(crate) fn path_at(root: &Node, offset: usize) -> String {
-    let mut path = String::new();
-    let mut node = root;
-    loop {
-        match &node.value {
-            Value::Map(entries) => {
-                let Some(entry) = entries.iter().find(|e| {
-                    e.key_span.contains(&offset)
-                        || (e.value.span.start <= offset && offset < e.value.span.end)
-                }) else {
-                    return path;
-                };
-                path.push_str(&key_segment(&entry.key));
-                if entry.key_span.contains(&offset) {
-                    return path;
-                }
-                node = &entry.value;
-            }
-            Value::Seq(items) => {
-                let Some((i, item)) = items.iter().enumerate().find(|(_, item)| {
-                    item.span.start <= offset && offset < item.span.end.max(item.span.start + 1)
-                }) else {
-                    return path;
-                };
-                path.push_str(&item_segment(item, i));
-                node = item;
-            }
-            _ => return path,
-        }
-    }
+    crate::yaml::FieldPath::at(root, offset).pointer()
 }
 
 /// `pointer` with its sequence indices replaced by item names where the

@@ -401,6 +401,16 @@ fn finish_outcome(
             .map(|at| ws.sources.get(at.file).name.as_str())
     };
     kept.sort_by(|a, b| (name(a), a.sort_key()).cmp(&(name(b), b.sort_key())));
+    let summary = summary_of(ws, &simulation, &kept);
+    LintOutcome {
+        diagnostics: kept,
+        summary,
+        simulation,
+    }
+}
+
+/// The counts of a run.
+fn summary_of(ws: &Workspace, simulation: &Simulation, diagnostics: &[Diagnostic]) -> Summary {
     let mut summary = Summary {
         files: ws.files,
         live_objects: ws.live_objects,
@@ -410,12 +420,8 @@ fn finish_outcome(
         injected: simulation.injected(),
         ..Summary::default()
     };
-    summary.count(&kept);
-    LintOutcome {
-        diagnostics: kept,
-        summary,
-        simulation,
-    }
+    summary.count(diagnostics);
+    summary
 }
 
 /// What makes two findings the same one.
@@ -490,16 +496,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
     });
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
-    let mut summary = Summary {
-        files: ws.files,
-        live_objects: ws.live_objects,
-        documents: ws.documents,
-        skipped_documents: ws.skipped_documents,
-        workloads: simulation.workloads.len(),
-        injected: simulation.injected(),
-        ..Summary::default()
-    };
-    summary.count(&diagnostics);
+    let summary = summary_of(ws, &simulation, &diagnostics);
     LintOutcome {
         diagnostics,
         summary,

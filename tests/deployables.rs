@@ -1733,49 +1733,34 @@ fn one_environment_at_a_time() {
         return;
     };
     let tree = fixture("environments");
-    let run = inject(
-        &tree,
-        &tools,
-        &[
+    let simulate = |environment: &str, code: i32| {
+        let args = [
             "simulate",
             ".",
             "--format",
             "json",
             "--environment",
-            "other",
-        ],
-    );
-    run.expect_code(0);
-    let report = run.json();
-    let rules: Vec<&str> = diagnostics(&report)
-        .iter()
-        .map(|d| d["rule"].as_str().unwrap())
-        .collect();
-    assert_eq!(rules, ["INJ311"], "{:#?}", findings(&report));
+            environment,
+        ];
+        let run = inject(&tree, &tools, &args);
+        run.expect_code(code);
+        run.json()
+    };
+    let rules = |report: &Value| -> Vec<String> {
+        diagnostics(report)
+            .iter()
+            .map(|d| d["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let report = simulate("other", 0);
+    assert_eq!(rules(&report), ["INJ311"], "{:#?}", findings(&report));
     assert_eq!(
         workload_list(&report),
         ["overlays/c(other) Deployment/team/api overlays/c/api.yaml:1"]
     );
 
-    let run = inject(
-        &tree,
-        &tools,
-        &[
-            "simulate",
-            ".",
-            "--format",
-            "json",
-            "--environment",
-            "shared",
-        ],
-    );
-    run.expect_code(1);
-    let report = run.json();
-    let rules: Vec<&str> = diagnostics(&report)
-        .iter()
-        .map(|d| d["rule"].as_str().unwrap())
-        .collect();
-    assert_eq!(rules, ["INJ004"], "{:#?}", findings(&report));
+    let report = simulate("shared", 1);
+    assert_eq!(rules(&report), ["INJ004"], "{:#?}", findings(&report));
     assert_eq!(
         workload_list(&report),
         sorted(&[

@@ -33,16 +33,7 @@ impl Reader<'_> {
             if units.iter().any(|u| u.dir == dir && u.kind == kind) {
                 continue;
             }
-            units.push(Unit {
-                kind,
-                dir,
-                files,
-                name: None,
-                namespace: None,
-                force_namespace: false,
-                shared: false,
-                live: false,
-            });
+            units.push(Unit::new(kind, dir, files));
         }
         // Plain folders that Flux or Argo CD apply, and Flux cluster folders.
         let flux_dirs: Vec<PathBuf> = self
@@ -98,66 +89,27 @@ impl Reader<'_> {
             }
         }
         for (dir, files) in groups {
-            units.push(Unit {
-                kind: DeployableKind::Files,
-                dir,
-                files,
-                name: None,
-                namespace: None,
-                force_namespace: false,
-                shared: false,
-                live: false,
-            });
+            units.push(Unit::new(DeployableKind::Files, dir, files));
         }
         for (_, files) in by_env {
             let dir = self.common_dir(&files);
-            units.push(Unit {
-                kind: DeployableKind::Files,
-                dir,
-                files,
-                name: None,
-                namespace: None,
-                force_namespace: false,
-                shared: false,
-                live: false,
-            });
+            units.push(Unit::new(DeployableKind::Files, dir, files));
         }
         if !rest.is_empty() || (units.is_empty() && live.is_empty()) {
             let dir = self.common_dir(&rest);
-            units.push(Unit {
-                kind: DeployableKind::Files,
-                dir,
-                files: rest,
-                name: None,
-                namespace: None,
-                force_namespace: false,
-                shared: false,
-                live: false,
-            });
+            units.push(Unit::new(DeployableKind::Files, dir, rest));
         }
         if !shared.is_empty() {
             let dir = self.common_dir(&shared);
             units.push(Unit {
-                kind: DeployableKind::Files,
-                dir,
-                files: shared,
-                name: None,
-                namespace: None,
-                force_namespace: false,
                 shared: true,
-                live: false,
+                ..Unit::new(DeployableKind::Files, dir, shared)
             });
         }
         if !live.is_empty() {
             units.push(Unit {
-                kind: DeployableKind::Files,
-                dir: PathBuf::from("cluster"),
-                files: live,
-                name: None,
-                namespace: None,
-                force_namespace: false,
-                shared: false,
                 live: true,
+                ..Unit::new(DeployableKind::Files, PathBuf::from("cluster"), live)
             });
         }
         // What Flux and Argo CD objects say of the units they apply.
@@ -326,6 +278,21 @@ struct Unit {
     /// Objects read from a live cluster: they join the environment the
     /// run names (`--environment`), or its only one.
     live: bool,
+}
+
+impl Unit {
+    fn new(kind: DeployableKind, dir: PathBuf, files: Vec<FileId>) -> Unit {
+        Unit {
+            kind,
+            dir,
+            files,
+            name: None,
+            namespace: None,
+            force_namespace: false,
+            shared: false,
+            live: false,
+        }
+    }
 }
 
 /// One environment as assigned: its name and the units in it.

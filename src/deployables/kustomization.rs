@@ -50,7 +50,7 @@ pub struct Kustomization {
     /// `resources` and the legacy `bases`.
     pub resources: Vec<Reference>,
     pub components: Vec<Reference>,
-    /// `patches`, `patchesStrategicMerge` and `patchesJson6902`, in the
+    /// `patchesStrategicMerge`, `patches` and `patchesJson6902`, in the
     /// order Kustomize applies them.
     pub patches: Vec<Patch>,
     /// Other files it reads: generators' `files` and `envs`, `crds`,
@@ -211,19 +211,9 @@ impl Kustomization {
             .collect();
     }
 
+    /// In Kustomize's order: `patchesStrategicMerge`, `patches`, then
+    /// `patchesJson6902` (each a builtin transformer of its own).
     fn read_patches(&mut self, root: &Node) {
-        for item in seq(root.get("patches")) {
-            let target = item.get("target").map(selector);
-            if let Some(body) = self.patch_body(item) {
-                self.patches.push(Patch {
-                    entry: item
-                        .get("target")
-                        .map_or(item.span.clone(), |t| t.span.clone()),
-                    target,
-                    body,
-                });
-            }
-        }
         for item in seq(root.get("patchesStrategicMerge")) {
             let Some(text) = item.as_str() else { continue };
             let body = if is_inline(text) {
@@ -240,7 +230,10 @@ impl Kustomization {
                 body,
             });
         }
-        for item in seq(root.get("patchesJson6902")) {
+        let targeted = seq(root.get("patches"))
+            .iter()
+            .chain(seq(root.get("patchesJson6902")));
+        for item in targeted {
             let target = item.get("target").map(selector);
             if let Some(body) = self.patch_body(item) {
                 self.patches.push(Patch {
@@ -543,17 +536,18 @@ configMapGenerator:\n- name: c\n  files: [k=conf/a.txt, b.txt]\n  envs: [e.env]\
             Target::Local(PathBuf::from("/repo/components/mesh"))
         );
         assert_eq!(k.patches.len(), 4);
+        // Kustomize's order: patchesStrategicMerge, patches, patchesJson6902.
+        assert!(k.patches[0].target.is_none());
         assert!(
-            matches!(&k.patches[0].body, PatchBody::File { path, .. } if path == Path::new("/repo/overlays/prod/patch.yaml"))
+            matches!(&k.patches[1].body, PatchBody::File { path, .. } if path == Path::new("/repo/overlays/prod/patch.yaml"))
         );
         assert!(
-            matches!(&k.patches[1].body, PatchBody::Inline(node) if node.as_str().is_some_and(|s| s.starts_with("- op: add")))
+            matches!(&k.patches[2].body, PatchBody::Inline(node) if node.as_str().is_some_and(|s| s.starts_with("- op: add")))
         );
         assert_eq!(
-            k.patches[1].target.as_ref().and_then(|t| t.name.as_deref()),
+            k.patches[2].target.as_ref().and_then(|t| t.name.as_deref()),
             Some("web")
         );
-        assert!(k.patches[2].target.is_none());
         assert_eq!(
             k.patches[3].target.as_ref().and_then(|t| t.kind.as_deref()),
             Some("Service")

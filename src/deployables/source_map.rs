@@ -23,96 +23,7 @@ use super::read::Origins;
 use crate::diagnostic::{Diagnostic, FileSpan};
 use crate::model::Object;
 use crate::source::{FileId, SourceMap};
-use crate::yaml::{Limits, Node, Value, parse_stream};
-
-/// One step of a field path in a rendered object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Key(String),
-    /// A list item: its index, and its `name` when it has one (strategic
-    /// merge patches and resource files are matched by name).
-    Item {
-        index: usize,
-        name: Option<String>,
-    },
-}
-
-/// A field path, and whether the finding points at the last key rather
-/// than at its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldPath {
-    pub steps: Vec<Step>,
-    pub on_key: bool,
-}
-
-impl FieldPath {
-    /// The path of the deepest node at `offset` in `root`.
-    pub fn at(root: &Node, offset: usize) -> FieldPath {
-        let mut steps = Vec::new();
-        let mut node = root;
-        loop {
-            match &node.value {
-                Value::Map(entries) => {
-                    let Some(entry) = entries.iter().find(|e| {
-                        e.key_span.contains(&offset)
-                            || (e.value.span.start <= offset && offset < e.value.span.end)
-                    }) else {
-                        return FieldPath {
-                            steps,
-                            on_key: false,
-                        };
-                    };
-                    steps.push(Step::Key(entry.key.clone()));
-                    if entry.key_span.contains(&offset) {
-                        return FieldPath {
-                            steps,
-                            on_key: true,
-                        };
-                    }
-                    node = &entry.value;
-                }
-                Value::Seq(items) => {
-                    let Some((index, item)) = items.iter().enumerate().find(|(_, item)| {
-                        item.span.start <= offset && offset < item.span.end.max(item.span.start + 1)
-                    }) else {
-                        return FieldPath {
-                            steps,
-                            on_key: false,
-                        };
-                    };
-                    steps.push(Step::Item {
-                        index,
-                        name: item.get_str("name").map(str::to_owned),
-                    });
-                    node = item;
-                }
-                _ => {
-                    return FieldPath {
-                        steps,
-                        on_key: false,
-                    };
-                }
-            }
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Key(k) => Some(k.as_str()),
-                Step::Item { .. } => None,
-            })
-            .collect()
-    }
-
-    fn key(&self, i: usize) -> Option<&str> {
-        match self.steps.get(i)? {
-            Step::Key(k) => Some(k),
-            Step::Item { .. } => None,
-        }
-    }
-}
+use crate::yaml::{FieldPath, Limits, Node, Step, Value, parse_stream};
 
 /// A place in a node tree found for a path: the node, and its key's span.
 struct Found<'n> {
@@ -244,7 +155,7 @@ impl<'a> SourceMapper<'a> {
         let rendered = self.origins.rendered.get(&at.file)?;
         let object = containing(objects, at)?;
         let path = FieldPath::at(&object.root, at.span.start);
-        let pointer = pointer_of(&path);
+        let pointer = path.pointer();
         let start = object.root.span.start;
         let place = if let Some(source) = rendered.helm_source_at(start) {
             helm_place(
@@ -540,37 +451,11 @@ fn containing<'o>(objects: &'o [Object], at: &FileSpan) -> Option<&'o Object> {
         .min_by_key(|o| o.root.span.len())
 }
 
-/// `/spec/template/…` with list items by name (`[web]`) where they have one.
-fn pointer_of(path: &FieldPath) -> String {
-    let mut out = String::new();
-    for step in &path.steps {
-        match step {
-            Step::Key(k) => {
-                out.push('/');
-                out.push_str(&k.replace('~', "~0").replace('/', "~1"));
-            }
-            Step::Item {
-                name: Some(name), ..
-            } => out.push_str(&format!("[{name}]")),
-            Step::Item { index, name: None } => out.push_str(&format!("/{index}")),
-        }
-    }
-    out
-}
-
 /// Whether `path` is one of the fields that identify an object (or the
 /// object as a whole), which a patch repeats to find its object.
 fn names_the_object(path: &FieldPath) -> bool {
-    let keys: Vec<&str> = path
-        .steps
-        .iter()
-        .map(|s| match s {
-            Step::Key(k) => k.as_str(),
-            Step::Item { .. } => "[]",
-        })
-        .collect();
     matches!(
-        keys.as_slice(),
+        path.shape().as_slice(),
         [] | ["apiVersion"]
             | ["kind"]
             | ["metadata"]
@@ -711,14 +596,7 @@ fn transformer_place(
             entry.value.span.clone()
         })
     };
-    let steps: Vec<&str> = path
-        .steps
-        .iter()
-        .map(|s| match s {
-            Step::Key(k) => k.as_str(),
-            Step::Item { .. } => "[]",
-        })
-        .collect();
+    let steps = path.shape();
     let last = path.key(path.steps.len().saturating_sub(1));
     match steps.as_slice() {
         ["metadata", "namespace"] => {
@@ -977,7 +855,7 @@ mod tests {
         let text = "spec:\n  containers:\n  - name: web\n    image: nginx\n";
         let root = doc(text);
         let path = FieldPath::at(&root, text.find("nginx").unwrap());
-        assert_eq!(pointer_of(&path), "/spec/containers[web]/image");
+        assert_eq!(path.pointer(), "/spec/containers[web]/image");
         assert!(!path.on_key);
         let path = FieldPath::at(&root, text.find("image").unwrap());
         assert!(path.on_key);

@@ -12,7 +12,9 @@
 //! or the stack.
 
 mod build;
+mod field_path;
 mod node;
 
 pub use build::{Limits, Parsed, Problem, ProblemKind, parse_stream};
+pub use field_path::{FieldPath, Step};
 pub use node::{Entry, Node, PathSegment, Value, pointer_segments};
