@@ -266,18 +266,30 @@ impl Reader<'_> {
         );
         let laid = layout::layout(files, named, &mut self.read.origins.kustomizations);
         self.unused += laid.unused.len();
-        self.load_plain(&laid.plain, false, extra, stdin);
-        let mut load_errors = errors;
-        load_errors.retain(|e| !e.path.is_empty() || !e.message.is_empty());
-        if !load_errors.is_empty() {
-            load_into(
-                &mut self.read.ws,
-                Vec::new(),
-                load_errors,
-                &self.options.load,
-            );
-        }
-        self.scan_refs();
+        // The roots render while the plain files load.
+        let roots = self.runnable(laid.roots.into_iter().map(Job::Kustomize).collect());
+        let renderers = &self.options.renderers;
+        let started = std::time::Instant::now();
+        let rendered = std::thread::scope(|scope| {
+            let rendering = scope.spawn(|| run_parallel(&roots, renderers));
+            self.load_plain(&laid.plain, false, extra, stdin);
+            let mut load_errors = errors;
+            load_errors.retain(|e| !e.path.is_empty() || !e.message.is_empty());
+            if !load_errors.is_empty() {
+                load_into(
+                    &mut self.read.ws,
+                    Vec::new(),
+                    load_errors,
+                    &self.options.load,
+                );
+            }
+            self.scan_refs();
+            rendering.join().unwrap_or_else(|_| {
+                let failed = || RenderError::Missing { tried: Vec::new() };
+                roots.iter().map(|_| Err(failed())).collect()
+            })
+        });
+        self.count_renders(started, &rendered);
         for chart in &laid.charts {
             if let Some(name) = chart_name(chart) {
                 self.read
@@ -287,10 +299,11 @@ impl Reader<'_> {
                     .or_insert(chart.clone());
             }
         }
-        let mut jobs: Vec<Job> = laid.roots.into_iter().map(Job::Kustomize).collect();
-        jobs.extend(laid.charts.iter().map(|dir| self.chart_job(dir)));
-        // Flux and Argo CD paths to a kustomization that is not a root
-        // (another one uses it): Flux applies it on its own, so it is built on its own.
+        // Charts (their values may come from an Argo CD Application just
+        // read), and Flux and Argo CD paths to a kustomization that is not
+        // a root (another one uses it): Flux applies it on its own, so it is
+        // built on its own.
+        let mut jobs: Vec<Job> = laid.charts.iter().map(|dir| self.chart_job(dir)).collect();
         for found in &self.refs {
             let Some(dir) = &found.resolved else { continue };
             let is_kustomization = self.read.origins.kustomizations.contains_key(dir)
@@ -299,13 +312,18 @@ impl Reader<'_> {
                 .rendered_units
                 .iter()
                 .any(|(job, _)| job_dir(job) == dir)
-                || jobs.iter().any(|job| job_dir(job) == dir);
+                || roots.iter().chain(&jobs).any(|job| job_dir(job) == dir);
             if is_kustomization && !known && self.is_walked(dir) {
                 layout::read_into(dir, &mut self.read.origins.kustomizations);
                 jobs.push(Job::Kustomize(dir.clone()));
             }
         }
-        self.render(jobs);
+        let more = self.runnable(jobs);
+        let started = std::time::Instant::now();
+        let more_rendered = run_parallel(&more, &self.options.renderers);
+        self.count_renders(started, &more_rendered);
+        self.absorb(roots, rendered);
+        self.absorb(more, more_rendered);
         self.scan_refs();
     }
 
@@ -436,18 +454,17 @@ impl Reader<'_> {
         }
     }
 
-    /// Renders `jobs` in parallel, one process per job, and loads what they print.
-    fn render(&mut self, jobs: Vec<Job>) {
+    /// The jobs that may run: a root with a remote base, `helmCharts` or a
+    /// plugin is reported (INJ012) and kept back.
+    fn runnable(&mut self, jobs: Vec<Job>) -> Vec<Job> {
         let mut runnable = Vec::new();
-        for job in &jobs {
+        for job in jobs {
             // What Kustomize reads counts as files read, built or not.
-            if let Job::Kustomize(root) = job {
+            if let Job::Kustomize(root) = &job {
                 let closure = layout::closure(root, &self.read.origins.kustomizations);
                 self.read_by_renderers
                     .extend(closure.files.into_iter().filter(|f| f.is_file()));
             }
-        }
-        for job in jobs {
             let blocked = match &job {
                 Job::Kustomize(root) => self.blockers(root),
                 Job::Chart { .. } => false,
@@ -458,17 +475,27 @@ impl Reader<'_> {
                 runnable.push(job);
             }
         }
-        let started = std::time::Instant::now();
-        let results = run_parallel(&runnable, &self.options.renderers);
+        runnable
+    }
+
+    fn count_renders(
+        &mut self,
+        started: std::time::Instant,
+        results: &[Result<Rendered, RenderError>],
+    ) {
         let timings = &mut self.read.ws.timings;
         timings.render_wall += started.elapsed();
-        timings.renders += runnable.len();
+        timings.renders += results.len();
         timings.render_total += results
             .iter()
             .filter_map(|r| r.as_ref().ok())
             .map(|r| r.elapsed)
             .sum();
-        for (job, result) in runnable.into_iter().zip(results) {
+    }
+
+    /// Loads what the renderers printed, or reports why they did not.
+    fn absorb(&mut self, jobs: Vec<Job>, results: Vec<Result<Rendered, RenderError>>) {
+        for (job, result) in jobs.into_iter().zip(results) {
             let files = match result {
                 Ok(rendered) => self.load_rendering(&job, rendered),
                 Err(error) => {
