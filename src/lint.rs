@@ -12,11 +12,11 @@ use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
 use crate::deployables::{
     self,
-    read::{Origins, Read, ReadOptions, Rewrite},
+    read::{Read, ReadOptions, Rewrite},
     render::Renderers,
     source_map::SourceMapper,
 };
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, ObjectRef};
 use crate::engine::{self, Simulation};
 use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace};
 use crate::model::Object;
@@ -243,7 +243,8 @@ impl<'a> Analysis<'a> {
             let env = environments.first();
             let mut outcome = lint(&ws, config, &options_for(env));
             let objects = std::mem::take(&mut ws.objects);
-            tag_and_map(&objects, &mut ws, &mut origins, &mut outcome);
+            let mut mapper = SourceMapper::new(&mut origins);
+            tag_and_map(&objects, &mut ws.sources, &mut mapper, &mut outcome);
             ws.objects = objects;
             let merged = finish_outcome(&ws, outcome.diagnostics, outcome.simulation);
             return Ok((ws, merged));
@@ -296,18 +297,34 @@ impl<'a> Analysis<'a> {
             routed[env].push(d);
         }
 
+        // Environments are analysed in parallel (many small ones keep both
+        // cores busy where one's own parallelism would not), then mapped
+        // one after the other through one source map.
+        let env_inputs: Vec<(usize, Workspace, LintOptions)> = selected
+            .iter()
+            .map(|&env| {
+                let env_ws = Workspace {
+                    sources: ws.sources.clone(),
+                    objects: std::mem::take(&mut per_env[env]),
+                    diagnostics: std::mem::take(&mut routed[env]),
+                    ..Workspace::default()
+                };
+                (env, env_ws, options_for(environments.get(env)))
+            })
+            .collect();
+        let analysed: Vec<(usize, Workspace, LintOutcome)> = env_inputs
+            .into_par_iter()
+            .map(|(env, env_ws, options)| {
+                let outcome = lint(&env_ws, config, &options);
+                (env, env_ws, outcome)
+            })
+            .collect();
         let mut all_objects = Vec::new();
         let mut diagnostics = Vec::new();
         let mut simulation = Simulation::default();
-        for env in selected {
-            let env_ws = Workspace {
-                sources: ws.sources.clone(),
-                objects: std::mem::take(&mut per_env[env]),
-                diagnostics: std::mem::take(&mut routed[env]),
-                ..Workspace::default()
-            };
-            let mut outcome = lint(&env_ws, config, &options_for(environments.get(env)));
-            tag_and_map(&env_ws.objects, &mut ws, &mut origins, &mut outcome);
+        let mut mapper = SourceMapper::new(&mut origins);
+        for (env, env_ws, mut outcome) in analysed {
+            tag_and_map(&env_ws.objects, &mut ws.sources, &mut mapper, &mut outcome);
             let offset = all_objects.len();
             for mut workload in outcome.simulation.workloads {
                 workload.object += offset;
@@ -330,8 +347,8 @@ impl<'a> Analysis<'a> {
 /// maps findings and workloads in renderings to the files that wrote them.
 fn tag_and_map(
     objects: &[Object],
-    ws: &mut Workspace,
-    origins: &mut Origins,
+    sources: &mut crate::source::SourceMap,
+    mapper: &mut SourceMapper<'_>,
     outcome: &mut LintOutcome,
 ) {
     let diagnostics = &mut outcome.diagnostics;
@@ -345,12 +362,11 @@ fn tag_and_map(
             d.deployables.push(object.deployable);
         }
     }
-    if origins.rendered.is_empty() {
+    if !mapper.has_renderings() {
         return;
     }
-    let mut mapper = SourceMapper::new(origins);
     for d in diagnostics.iter_mut() {
-        mapper.map(objects, &mut ws.sources, d);
+        mapper.map(objects, sources, d);
     }
     // A rendered workload is where its resource file defines it.
     for w in &mut outcome.simulation.workloads {
@@ -358,7 +374,7 @@ fn tag_and_map(
             file: w.file,
             span: w.offset..w.offset,
         };
-        if let Some(place) = mapper.place(objects, &mut ws.sources, &at) {
+        if let Some(place) = mapper.place(objects, sources, &at) {
             w.file = place.file;
             w.offset = place.span.start;
         }
@@ -374,6 +390,9 @@ fn finish_outcome(
     simulation: Simulation,
 ) -> LintOutcome {
     let mut kept: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    // The objects each kept finding stands for, when they differ (the same
+    // base Deployment in the namespace of each overlay).
+    let mut others: HashMap<usize, Vec<ObjectRef>> = HashMap::new();
     let mut seen: HashMap<DedupKey, usize> = HashMap::new();
     for d in diagnostics {
         let key = DedupKey::of(&d);
@@ -385,12 +404,20 @@ fn finish_outcome(
                         first.deployables.push(id);
                     }
                 }
+                if let Some(object) = d.object
+                    && first.object.as_ref() != Some(&object)
+                {
+                    others.entry(i).or_default().push(object);
+                }
             }
             None => {
                 seen.insert(key, kept.len());
                 kept.push(d);
             }
         }
+    }
+    for (i, objects) in others {
+        name_every_object(&mut kept[i], &objects);
     }
     for d in &mut kept {
         d.deployables.sort();
@@ -424,7 +451,36 @@ fn summary_of(ws: &Workspace, simulation: &Simulation, diagnostics: &[Diagnostic
     summary
 }
 
-/// What makes two findings the same one.
+/// A finding that stands for several objects (one per overlay) names them
+/// with `*` where they differ: `Deployment/*/web: …`.
+fn name_every_object(d: &mut Diagnostic, others: &[ObjectRef]) {
+    let Some(first) = d.object.clone() else {
+        return;
+    };
+    let same = |f: &dyn Fn(&ObjectRef) -> &str| others.iter().all(|o| f(o) == f(&first));
+    let namespace = first.namespace.as_deref().map(|ns| {
+        if same(&|o| o.namespace.as_deref().unwrap_or_default()) {
+            ns.to_owned()
+        } else {
+            "*".to_owned()
+        }
+    });
+    let name = if same(&|o| &o.name) {
+        first.name.clone()
+    } else {
+        "*".to_owned()
+    };
+    let general = ObjectRef {
+        kind: first.kind.clone(),
+        namespace,
+        name,
+    };
+    d.message = d.message.replace(&first.to_string(), &general.to_string());
+}
+
+/// What makes two findings the same one: the rule, the place and the
+/// message, with the object it names (`Deployment/dev/web: …`) left out of
+/// the message, since the namespace differs from overlay to overlay.
 #[derive(PartialEq, Eq, Hash)]
 struct DedupKey {
     rule: &'static str,
@@ -438,7 +494,12 @@ impl DedupKey {
         DedupKey {
             rule: d.rule.id,
             at: d.at.as_ref().map(|a| (a.file, a.span.start, a.span.end)),
-            message: d.message.clone(),
+            message: match &d.object {
+                Some(object) if d.at.is_some() => {
+                    d.message.replace(&object.to_string(), "{object}")
+                }
+                _ => d.message.clone(),
+            },
             object: if d.at.is_none() {
                 d.object.clone()
             } else {

@@ -424,12 +424,27 @@ impl Selector {
 }
 
 /// Kustomize compiles a target's name, namespace and kind as `^…$`
-/// regular expressions; an invalid one matches only itself.
+/// regular expressions; an invalid one matches only itself. Most are plain
+/// names, compared as they are; the others are compiled once per thread.
 fn anchored_match(pattern: &str, value: &str) -> bool {
-    match regex::Regex::new(&format!("^(?:{pattern})$")) {
-        Ok(re) => re.is_match(value),
-        Err(_) => pattern == value,
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/');
+    if pattern.chars().all(plain) {
+        return pattern == value;
     }
+    thread_local! {
+        static COMPILED: std::cell::RefCell<std::collections::HashMap<String, Option<regex::Regex>>> =
+            std::cell::RefCell::default();
+    }
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let re = compiled
+            .entry(pattern.to_owned())
+            .or_insert_with(|| regex::Regex::new(&format!("^(?:{pattern})$")).ok());
+        match re {
+            Some(re) => re.is_match(value),
+            None => pattern == value,
+        }
+    })
 }
 
 /// A label selector in its string form (`app=web,tier!=db,env in (a,b),!x`)

@@ -104,6 +104,11 @@ impl<'a> SourceMapper<'a> {
         }
     }
 
+    /// Whether the run has renderings (else nothing is mapped).
+    pub fn has_renderings(&self) -> bool {
+        !self.origins.rendered.is_empty()
+    }
+
     /// Maps `diagnostic`'s position and labels that lie in a rendering.
     /// `objects` are the objects the finding was made among; new files go
     /// into `sources`.
