@@ -481,7 +481,7 @@ impl Reader<'_> {
     fn count_renders(
         &mut self,
         started: std::time::Instant,
-        results: &[Result<Rendered, RenderError>],
+        results: &[Result<Output, RenderError>],
     ) {
         let timings = &mut self.read.ws.timings;
         timings.render_wall += started.elapsed();
@@ -489,21 +489,72 @@ impl Reader<'_> {
         timings.render_total += results
             .iter()
             .filter_map(|r| r.as_ref().ok())
-            .map(|r| r.elapsed)
+            .map(|r| r.rendered.elapsed)
             .sum();
     }
 
-    /// Loads what the renderers printed, or reports why they did not.
-    fn absorb(&mut self, jobs: Vec<Job>, results: Vec<Result<Rendered, RenderError>>) {
+    /// Loads what the renderers printed (all renderings parsed in parallel),
+    /// or reports why they did not.
+    fn absorb(&mut self, jobs: Vec<Job>, results: Vec<Result<Output, RenderError>>) {
+        let mut loaded: Vec<(Job, RenderedFile)> = Vec::new();
+        let mut inputs = Vec::new();
         for (job, result) in jobs.into_iter().zip(results) {
-            let files = match result {
-                Ok(rendered) => self.load_rendering(&job, rendered),
+            match result {
+                Ok(output) => {
+                    let (name, file) = self.rendering(&job, &output);
+                    inputs.push(Input::Rendered {
+                        name,
+                        text: output.stripped.text,
+                    });
+                    loaded.push((
+                        job,
+                        RenderedFile {
+                            documents: output.stripped.origins,
+                            ..file
+                        },
+                    ));
+                }
                 Err(error) => {
                     self.build_error(&job, &error);
-                    Vec::new()
+                    self.rendered_units.push((job, Vec::new()));
                 }
-            };
-            self.rendered_units.push((job, files));
+            }
+        }
+        if inputs.is_empty() {
+            return;
+        }
+        let first = load_into(&mut self.read.ws, inputs, Vec::new(), &self.options.load);
+        for (i, (job, mut file)) in loaded.into_iter().enumerate() {
+            let id = FileId(first.0 + i as u32);
+            if matches!(job, Job::Chart { .. }) {
+                file.helm_sources = origin::helm_sources(&self.read.ws.sources.get(id).text);
+            }
+            self.read.origins.rendered.insert(id, file);
+            if let Job::Kustomize(root) = &job {
+                self.check_patches(root, id);
+            }
+            self.rendered_units.push((job, vec![id]));
+        }
+    }
+
+    /// How a rendering is named in reports, and what it was rendered from.
+    fn rendering(&self, job: &Job, output: &Output) -> (String, RenderedFile) {
+        let names = &self.read.origins.names;
+        match job {
+            Job::Kustomize(root) => (
+                format!("<{} {}>", output.rendered.program, names.display(root)),
+                RenderedFile {
+                    root: Some(root.clone()),
+                    ..RenderedFile::default()
+                },
+            ),
+            Job::Chart { dir, .. } => (
+                format!("<helm template {}>", names.display(dir)),
+                RenderedFile {
+                    dir: Some(dir.clone()),
+                    ..RenderedFile::default()
+                },
+            ),
         }
     }
 
@@ -513,56 +564,6 @@ impl Reader<'_> {
             return *id;
         }
         self.read.origins.add_file(&mut self.read.ws, path, text)
-    }
-
-    fn load_rendering(&mut self, job: &Job, rendered: Rendered) -> Vec<FileId> {
-        let (name, stripped, root, dir) = match job {
-            Job::Kustomize(root) => {
-                let base = rendered.wrapper_dir.clone().unwrap_or_else(|| root.clone());
-                let stripped = origin::strip_origins(&rendered.text, &base);
-                let name = format!(
-                    "<{} {}>",
-                    rendered.program,
-                    self.read.origins.names.display(root)
-                );
-                (name, stripped, Some(root.clone()), None)
-            }
-            Job::Chart { dir, .. } => {
-                let name = format!("<helm template {}>", self.read.origins.names.display(dir));
-                let stripped = origin::Stripped {
-                    text: rendered.text,
-                    origins: Vec::new(),
-                };
-                (name, stripped, None, Some(dir.clone()))
-            }
-        };
-        let helm_sources = if matches!(job, Job::Chart { .. }) {
-            origin::helm_sources(&stripped.text)
-        } else {
-            Vec::new()
-        };
-        let id = load_into(
-            &mut self.read.ws,
-            vec![Input::Rendered {
-                name,
-                text: stripped.text,
-            }],
-            Vec::new(),
-            &self.options.load,
-        );
-        self.read.origins.rendered.insert(
-            id,
-            RenderedFile {
-                root,
-                dir,
-                documents: stripped.origins,
-                helm_sources,
-            },
-        );
-        if let Job::Kustomize(root) = job {
-            self.check_patches(root, id);
-        }
-        vec![id]
     }
 
     /// Adds a finding about the root or chart in `dir`.
@@ -644,8 +645,16 @@ fn job_dir(job: &Job) -> &Path {
     }
 }
 
-/// Runs every job, as many at once as there are cores.
-fn run_parallel(jobs: &[Job], renderers: &Renderers) -> Vec<Result<Rendered, RenderError>> {
+/// What a render printed, with Kustomize's origin annotations already cut
+/// out (on the worker thread, while other builds run).
+pub(super) struct Output {
+    pub(super) rendered: Rendered,
+    pub(super) stripped: origin::Stripped,
+}
+
+/// Runs every job, as many at once as there are cores; each worker strips
+/// its rendering of its origins as soon as the build ends.
+fn run_parallel(jobs: &[Job], renderers: &Renderers) -> Vec<Result<Output, RenderError>> {
     if jobs.is_empty() {
         return Vec::new();
     }
@@ -653,7 +662,7 @@ fn run_parallel(jobs: &[Job], renderers: &Renderers) -> Vec<Result<Rendered, Ren
         .map_or(2, |n| n.get())
         .min(jobs.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Rendered, RenderError>>>> =
+    let results: Mutex<Vec<Option<Result<Output, RenderError>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -681,6 +690,20 @@ fn run_parallel(jobs: &[Job], renderers: &Renderers) -> Vec<Result<Rendered, Ren
                             )
                         }
                     };
+                    let result = result.map(|mut rendered| {
+                        let stripped = match job {
+                            Job::Kustomize(root) => {
+                                let base = rendered.wrapper_dir.as_deref().unwrap_or(root);
+                                origin::strip_origins(&rendered.text, base)
+                            }
+                            Job::Chart { .. } => origin::Stripped {
+                                text: std::mem::take(&mut rendered.text),
+                                origins: Vec::new(),
+                            },
+                        };
+                        rendered.text = String::new();
+                        Output { rendered, stripped }
+                    });
                     if let Ok(mut results) = results.lock() {
                         results[i] = Some(result);
                     }
