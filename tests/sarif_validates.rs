@@ -351,3 +351,51 @@ fn validate(dir: &Path, file: &str) {
         errors.join("\n")
     );
 }
+
+/// A GitOps tree (two Kustomize overlays of one base): findings mapped to
+/// the base, the patches and the kustomization lines, each result naming
+/// its deployables; the report still validates.
+#[test]
+fn sarif_of_deployables_is_valid_and_names_them() {
+    if !common::have_kubectl("the Kustomize overlays of the SARIF report") {
+        return;
+    }
+    let run = |format: &str| {
+        let output = Command::cargo_bin("kubectl-inject")
+            .unwrap()
+            .current_dir("tests/fixtures/deployables/kustomize")
+            .args(["simulate", "--format", format, "."])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let sarif = run("sarif");
+    let json = run("json");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), json["diagnostics"].as_array().unwrap().len());
+    for (result, diagnostic) in results.iter().zip(json["diagnostics"].as_array().unwrap()) {
+        assert_eq!(
+            result["properties"]["deployables"],
+            diagnostic["deployables"]
+        );
+        let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(
+            !uri.starts_with('<'),
+            "a rendering is not a location: {result:#}"
+        );
+    }
+    assert!(
+        results.iter().any(|r| r["properties"]["deployables"]
+            == serde_json::json!(["overlays/dev", "overlays/prod"])),
+        "{sarif:#}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("deployables.sarif"),
+        serde_json::to_vec_pretty(&sarif).unwrap(),
+    )
+    .unwrap();
+    validate(dir.path(), "deployables.sarif");
+}
