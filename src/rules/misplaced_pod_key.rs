@@ -30,7 +30,7 @@ pub fn new(key: &str, owner: &str, kind: &str, found: &str, help: String) -> Dia
 }
 
 /// A finding per injector key in the own `metadata.labels`/`annotations` of
-/// a workload other than a Pod.
+/// a workload other than a Pod, unless its pod template carries it too.
 pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
     if object.kind == "Pod" {
         return Vec::new();
@@ -60,6 +60,17 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
                 crate::injectors::known::Where::PodLabel => "labels",
                 _ => "annotations",
             };
+            // The pod carries it too (Kustomize's `commonAnnotations` and
+            // `labels` write both): the injector sees it, nothing is lost.
+            let on_pod = [to, field].iter().any(|area| {
+                object
+                    .root
+                    .lookup_pointer(&format!("{template}/metadata/{area}"))
+                    .is_some_and(|(pod, _)| pod.get(&entry.key).is_some())
+            });
+            if on_pod {
+                continue;
+            }
             let path = format!(
                 "{}.metadata.{to}",
                 template.trim_start_matches('/').replace('/', ".")
