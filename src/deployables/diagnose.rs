@@ -16,7 +16,7 @@ use crate::rules::not_run::Blocker;
 use crate::rules::{
     build_failed, chart_not_rendered, missing_deployable_path, not_run, patch_matches_nothing,
 };
-use crate::source::FileId;
+use crate::source::{FileId, absolute_normalized};
 
 impl Reader<'_> {
     /// Findings for what keeps `root` from being built here (remote bases,
@@ -156,12 +156,23 @@ impl Reader<'_> {
             let quoted = |text: &str| {
                 message.contains(&format!("'{text}'")) || message.contains(&format!("\"{text}\""))
             };
+            // Kustomize quotes an entry as written, or the path it resolved
+            // to (absolute, or relative to here once the message is cleaned).
+            let names_path = |path: &Path| {
+                let cwd = absolute_normalized(Path::new("."));
+                let relative = super::names::relative_to(path, &cwd);
+                quoted(&path.display().to_string())
+                    || relative.is_some_and(|r| quoted(&r.display().to_string()))
+            };
             if let Some(r) = k
                 .resources
                 .iter()
                 .chain(&k.components)
                 .chain(&k.files)
-                .find(|r| quoted(&r.text))
+                .find(|r| {
+                    quoted(&r.text)
+                        || matches!(&r.target, Target::Local(path) if names_path(path))
+                })
             {
                 return Some((k, r.span.clone()));
             }
