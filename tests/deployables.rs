@@ -1088,6 +1088,42 @@ fn flux_cluster_folders_are_environments() {
     );
 }
 
+/// Flux 2.7's layout: Kustomizations apply paths of an `ExternalArtifact`
+/// that each cluster's `ArtifactGenerator` makes from this repository's
+/// folders (both clusters name theirs alike). The paths resolve through the
+/// generator of the same cluster: two environments, no duplicates, and the
+/// production overlay's namespace label injects only there.
+#[test]
+fn flux_artifacts_resolve_through_the_generator_of_their_cluster() {
+    let Some(tools) = Tools::kubectl() else {
+        return;
+    };
+    let tree = fixture("flux-artifacts");
+    let run = inject(&tree, &tools, &["simulate", ".", "--format", "json"]);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(findings(&report), Vec::<String>::new());
+    assert_eq!(
+        workload_list(&report),
+        [
+            "apps/production(production) Deployment/web/web apps/base/web/deployment.yaml:1",
+            "apps/staging(staging) Deployment/web/web apps/base/web/deployment.yaml:1",
+        ]
+    );
+    let decision = |environment: &str| {
+        let w = workloads(&report)
+            .iter()
+            .find(|w| w["deployable"]["environment"] == environment)
+            .unwrap();
+        injector(w, "istio").map(|i| i["decision"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(decision("production").as_deref(), Some("inject"));
+    assert_ne!(decision("staging").as_deref(), Some("inject"));
+    for w in workloads(&report) {
+        assert_eq!(w["deployable"]["kind"], "flux", "{w:#}");
+    }
+}
+
 // ---- argocd/ -------------------------------------------------------------------
 
 /// Without `helm`, each chart is INJ011 once (at `name:`'s value) and its

@@ -7,6 +7,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::gitops::Source;
 use super::kustomization::{PatchBody, Target};
 use super::layout;
 use super::read::{Job, Reader};
@@ -170,8 +171,7 @@ impl Reader<'_> {
                 .chain(&k.components)
                 .chain(&k.files)
                 .find(|r| {
-                    quoted(&r.text)
-                        || matches!(&r.target, Target::Local(path) if names_path(path))
+                    quoted(&r.text) || matches!(&r.target, Target::Local(path) if names_path(path))
                 })
             {
                 return Some((k, r.span.clone()));
@@ -276,7 +276,14 @@ impl Reader<'_> {
     pub(super) fn check_refs(&mut self) {
         let mut findings = Vec::new();
         for found in &self.refs {
-            if found.resolved.is_some() {
+            // A path elsewhere, or in an artifact no generator here makes,
+            // is not this repository's to check.
+            let checkable = match &found.re.origin {
+                Source::Repository => true,
+                Source::Artifact(..) => self.artifact(found).is_some(),
+                Source::Elsewhere => false,
+            };
+            if found.resolved.is_some() || !checkable {
                 continue;
             }
             let object = self

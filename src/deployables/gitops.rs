@@ -8,6 +8,18 @@ use crate::model::Object;
 use crate::model::deployable::DeployableKind;
 use crate::yaml::Node;
 
+/// Where the path of a Flux or Argo CD object is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// This repository (an Argo CD `repoURL`, a Flux `GitRepository`).
+    Repository,
+    /// A Flux `ExternalArtifact`: made from this repository's folders by
+    /// an `ArtifactGenerator` (namespace, name), the path relative to it.
+    Artifact(String, String),
+    /// Somewhere else (an `OCIRepository`, a `Bucket`): not checked here.
+    Elsewhere,
+}
+
 /// A path of the repository that a Flux or Argo CD object applies.
 #[derive(Debug, Clone)]
 pub struct PathRef {
@@ -21,6 +33,7 @@ pub struct PathRef {
     /// Where the source says it comes from (`GitRepository flux-system`,
     /// an Argo CD `repoURL`), for messages.
     pub source: String,
+    pub origin: Source,
     /// Flux `targetNamespace` (sets every object's namespace) or Argo CD
     /// `destination.namespace` (the namespace of objects that name none).
     pub namespace: Option<String>,
@@ -42,10 +55,7 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
             let source_kind = source
                 .and_then(|s| s.get_str("kind"))
                 .unwrap_or("GitRepository");
-            if source_kind != "GitRepository" {
-                // An OCI artifact, a bucket, an external artifact: not this repository.
-                return Vec::new();
-            }
+            let source_name = source.and_then(|s| s.get_str("name")).unwrap_or("?");
             let (path, span) = match spec.get("path") {
                 Some(node) => (
                     node.as_str().unwrap_or_default().to_owned(),
@@ -59,10 +69,18 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
                 name,
                 path,
                 span,
-                source: format!(
-                    "{source_kind} {}",
-                    source.and_then(|s| s.get_str("name")).unwrap_or("?")
-                ),
+                source: format!("{source_kind} {source_name}"),
+                origin: match source_kind {
+                    "GitRepository" => Source::Repository,
+                    "ExternalArtifact" => Source::Artifact(
+                        source
+                            .and_then(|s| s.get_str("namespace"))
+                            .unwrap_or(namespace)
+                            .to_owned(),
+                        source_name.to_owned(),
+                    ),
+                    _ => Source::Elsewhere,
+                },
                 force_namespace: target_namespace.is_some(),
                 namespace: target_namespace,
                 helm_values: Vec::new(),
@@ -89,6 +107,7 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
                         path: path.as_str()?.to_owned(),
                         span: path.span.clone(),
                         source: source.get_str("repoURL").unwrap_or("?").to_owned(),
+                        origin: Source::Repository,
                         namespace: destination.clone(),
                         force_namespace: false,
                         helm_values: source
@@ -105,6 +124,80 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
         }
         _ => Vec::new(),
     }
+}
+
+/// What an `ArtifactGenerator` copies into each artifact: its namespace
+/// and, per artifact name, the repository folders copied and where to
+/// (`@monorepo/apps/staging/**` → `@artifact/staging/` is `("apps/staging",
+/// "staging")`). Sources other than Git repositories are left out.
+pub fn artifact_copies(object: &Object) -> Vec<(String, String, Vec<(String, String)>)> {
+    if object.group() != "source.extensions.fluxcd.io" || object.kind != "ArtifactGenerator" {
+        return Vec::new();
+    }
+    let Some(spec) = object.root.get("spec") else {
+        return Vec::new();
+    };
+    let git_aliases: Vec<&str> = seq(spec.get("sources"))
+        .iter()
+        .filter(|s| s.get_str("kind") == Some("GitRepository"))
+        .filter_map(|s| s.get_str("alias"))
+        .collect();
+    let namespace = object.namespace.clone().unwrap_or_else(|| "default".into());
+    seq(spec.get("artifacts"))
+        .iter()
+        .filter_map(|artifact| {
+            let name = artifact.get_str("name")?;
+            let copies = seq(artifact.get("copy"))
+                .iter()
+                .filter_map(|copy| {
+                    let from = copy.get_str("from")?.strip_prefix('@')?;
+                    let (alias, path) = from.split_once('/').unwrap_or((from, ""));
+                    if !git_aliases.contains(&alias) {
+                        return None;
+                    }
+                    let to = copy.get_str("to").unwrap_or("@artifact/");
+                    let to = to.strip_prefix("@artifact").unwrap_or(to);
+                    Some((glob_base(path), glob_base(to)))
+                })
+                .collect();
+            Some((namespace.clone(), name.to_owned(), copies))
+        })
+        .collect()
+}
+
+fn seq(node: Option<&Node>) -> &[Node] {
+    node.and_then(Node::as_seq).unwrap_or_default()
+}
+
+/// The folder a copy pattern starts from: `apps/base/**` is `apps/base`.
+fn glob_base(pattern: &str) -> String {
+    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+    pattern[..end].trim_matches('/').to_owned()
+}
+
+/// The repository folder behind `path` of an artifact made by `copies`:
+/// the copy whose destination holds the path (the deepest one).
+pub fn artifact_path(path: &str, copies: &[(String, String)]) -> Option<String> {
+    let path = path.trim_start_matches("./").trim_matches('/');
+    let path = if path == "." { "" } else { path };
+    copies
+        .iter()
+        .filter(|(_, to)| {
+            to.is_empty()
+                || path == to
+                || path
+                    .strip_prefix(to.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+        .max_by_key(|(_, to)| to.len())
+        .map(|(from, to)| {
+            let rest = path[to.len()..].trim_start_matches('/');
+            match (from.is_empty(), rest.is_empty()) {
+                (_, true) => from.clone(),
+                (true, false) => rest.to_owned(),
+                (false, false) => format!("{from}/{rest}"),
+            }
+        })
 }
 
 /// Resolves a path written in an object held in `from` (a directory):
@@ -175,7 +268,7 @@ mod tests {
         let oci = object(
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a}\nspec: {path: ./x, sourceRef: {kind: OCIRepository, name: o}}\n",
         );
-        assert!(path_refs(&oci).is_empty());
+        assert_eq!(path_refs(&oci)[0].origin, Source::Elsewhere);
         let argo = object(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\nspec:\n  destination: {namespace: guestbook}\n  sources:\n  - {repoURL: https://x, path: guestbook, helm: {valueFiles: [v.yaml]}}\n  - {repoURL: https://charts, chart: redis}\n",
         );
@@ -183,6 +276,34 @@ mod tests {
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].namespace.as_deref(), Some("guestbook"));
         assert_eq!(refs[0].helm_values, vec!["v.yaml".to_owned()]);
+    }
+
+    #[test]
+    fn artifact_paths_follow_the_generators_copies() {
+        let generator = object(
+            "apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata: {name: g, namespace: flux-system}\nspec:\n  sources: [{alias: repo, kind: GitRepository, name: flux-system}, {alias: oci, kind: OCIRepository, name: x}]\n  artifacts:\n  - name: apps\n    copy:\n    - {from: \"@repo/apps/base/**\", to: \"@artifact/base/\"}\n    - {from: \"@repo/apps/prod/**\", to: \"@artifact/prod/\"}\n    - {from: \"@oci/charts/**\", to: \"@artifact/charts/\"}\n  - name: infra\n    copy: [{from: \"@repo/infrastructure/**\", to: \"@artifact/\"}]\n",
+        );
+        let copies = artifact_copies(&generator);
+        assert_eq!(copies.len(), 2);
+        let (apps, infra) = (&copies[0].2, &copies[1].2);
+        assert_eq!(apps.len(), 2, "the OCI source is not this repository");
+        assert_eq!(artifact_path("./prod", apps).as_deref(), Some("apps/prod"));
+        assert_eq!(
+            artifact_path("./prod/eu", apps).as_deref(),
+            Some("apps/prod/eu")
+        );
+        assert_eq!(artifact_path("./other", apps), None);
+        assert_eq!(
+            artifact_path("./controllers", infra).as_deref(),
+            Some("infrastructure/controllers")
+        );
+        let flux = object(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {path: ./prod, sourceRef: {kind: ExternalArtifact, name: apps}}\n",
+        );
+        assert_eq!(
+            path_refs(&flux)[0].origin,
+            Source::Artifact("flux-system".into(), "apps".into())
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::gitops::{self, PathRef};
+use super::gitops::{self, PathRef, Source};
 use super::layout::{self, Kustomizations};
 use super::names::Names;
 use super::origin::{self, DocumentOrigin};
@@ -133,6 +133,9 @@ pub(super) struct FoundRef {
     pub(super) resolved: Option<PathBuf>,
 }
 
+/// A Flux artifact: the cluster folder of its generator, namespace, name.
+pub(super) type ArtifactKey = (PathBuf, String, String);
+
 /// A render to run: a Kustomize root or a chart.
 #[derive(Debug, Clone)]
 pub(super) enum Job {
@@ -155,6 +158,10 @@ pub(super) struct Reader<'a> {
     /// Directories walked so far (their files are all known).
     pub(super) walked: Vec<PathBuf>,
     pub(super) refs: Vec<FoundRef>,
+    /// What Flux `ArtifactGenerator`s copy into each artifact, by the
+    /// folder of the cluster they are in (two clusters may each make an
+    /// artifact of one name), namespace and artifact name.
+    pub(super) artifacts: HashMap<ArtifactKey, Vec<(String, String)>>,
     /// Objects already scanned for Flux/Argo CD paths.
     pub(super) scanned: usize,
     /// Files under kustomizations that nothing uses.
@@ -196,6 +203,7 @@ pub fn read(
         rendered_units: Vec::new(),
         walked: Vec::new(),
         refs: Vec::new(),
+        artifacts: HashMap::new(),
         scanned: 0,
         unused: 0,
         read_by_renderers: BTreeSet::new(),
@@ -578,24 +586,70 @@ impl Reader<'_> {
         let objects = &self.read.ws.objects[self.scanned..];
         let mut found = Vec::new();
         for object in objects {
+            let generated = gitops::artifact_copies(object);
+            if !generated.is_empty() {
+                let cluster = gitops::cluster_folder(&self.held_in(object), &[]);
+                for (namespace, name, copies) in generated {
+                    self.artifacts
+                        .insert((cluster.clone(), namespace, name), copies);
+                }
+            }
             let refs = gitops::path_refs(object);
             if refs.is_empty() {
                 continue;
             }
             let held_in = self.held_in(object);
             for re in refs {
-                let from = held_in.parent().unwrap_or(&held_in).to_path_buf();
-                let resolved = gitops::resolve(&re.path, &from);
                 found.push(FoundRef {
                     re,
                     held_in: held_in.clone(),
                     file: object.file,
-                    resolved,
+                    resolved: None,
                 });
             }
         }
         self.scanned = self.read.ws.objects.len();
         self.refs.extend(found);
+        // An artifact's generator may come after the Kustomization using it.
+        for i in 0..self.refs.len() {
+            if self.refs[i].resolved.is_none() {
+                self.refs[i].resolved = self.resolve_ref(&self.refs[i]);
+            }
+        }
+    }
+
+    /// What the generator of a Flux `ExternalArtifact` copies into it: the
+    /// generator in the same cluster folder, else the only one of that name.
+    pub(super) fn artifact(&self, found: &FoundRef) -> Option<&Vec<(String, String)>> {
+        let Source::Artifact(namespace, name) = &found.re.origin else {
+            return None;
+        };
+        let cluster = gitops::cluster_folder(&found.held_in, &[]);
+        let key = (cluster, namespace.clone(), name.clone());
+        self.artifacts.get(&key).or_else(|| {
+            let mut same = self
+                .artifacts
+                .iter()
+                .filter(|((_, ns, n), _)| ns == namespace && n == name);
+            match (same.next(), same.next()) {
+                (Some((_, copies)), None) => Some(copies),
+                _ => None,
+            }
+        })
+    }
+
+    /// The folder of the repository a Flux or Argo CD path names, if any.
+    fn resolve_ref(&self, found: &FoundRef) -> Option<PathBuf> {
+        let from = found.held_in.parent().unwrap_or(&found.held_in);
+        match &found.re.origin {
+            Source::Repository => gitops::resolve(&found.re.path, from),
+            Source::Artifact(..) => {
+                let copies = self.artifact(found)?;
+                let path = gitops::artifact_path(&found.re.path, copies)?;
+                gitops::resolve(&path, from)
+            }
+            Source::Elsewhere => None,
+        }
     }
 
     /// The file an object was written in: its own, or for a rendered one
