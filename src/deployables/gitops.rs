@@ -126,11 +126,23 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
     }
 }
 
+/// One folder an artifact copies: the repository's path, and where in the
+/// artifact it goes (`("apps/staging", "staging")`).
+pub type Copy = (String, String);
+
+/// An artifact a Flux `ArtifactGenerator` makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedArtifact {
+    pub namespace: String,
+    pub name: String,
+    pub copies: Vec<Copy>,
+}
+
 /// What an `ArtifactGenerator` copies into each artifact: its namespace
 /// and, per artifact name, the repository folders copied and where to
 /// (`@monorepo/apps/staging/**` → `@artifact/staging/` is `("apps/staging",
 /// "staging")`). Sources other than Git repositories are left out.
-pub fn artifact_copies(object: &Object) -> Vec<(String, String, Vec<(String, String)>)> {
+pub fn artifact_copies(object: &Object) -> Vec<GeneratedArtifact> {
     if object.group() != "source.extensions.fluxcd.io" || object.kind != "ArtifactGenerator" {
         return Vec::new();
     }
@@ -160,7 +172,11 @@ pub fn artifact_copies(object: &Object) -> Vec<(String, String, Vec<(String, Str
                     Some((glob_base(path), glob_base(to)))
                 })
                 .collect();
-            Some((namespace.clone(), name.to_owned(), copies))
+            Some(GeneratedArtifact {
+                namespace: namespace.clone(),
+                name: name.to_owned(),
+                copies,
+            })
         })
         .collect()
 }
@@ -177,7 +193,7 @@ fn glob_base(pattern: &str) -> String {
 
 /// The repository folder behind `path` of an artifact made by `copies`:
 /// the copy whose destination holds the path (the deepest one).
-pub fn artifact_path(path: &str, copies: &[(String, String)]) -> Option<String> {
+pub fn artifact_path(path: &str, copies: &[Copy]) -> Option<String> {
     let path = path.trim_start_matches("./").trim_matches('/');
     let path = if path == "." { "" } else { path };
     copies
@@ -285,7 +301,7 @@ mod tests {
         );
         let copies = artifact_copies(&generator);
         assert_eq!(copies.len(), 2);
-        let (apps, infra) = (&copies[0].2, &copies[1].2);
+        let (apps, infra) = (&copies[0].copies, &copies[1].copies);
         assert_eq!(apps.len(), 2, "the OCI source is not this repository");
         assert_eq!(artifact_path("./prod", apps).as_deref(), Some("apps/prod"));
         assert_eq!(

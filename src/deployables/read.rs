@@ -161,7 +161,7 @@ pub(super) struct Reader<'a> {
     /// What Flux `ArtifactGenerator`s copy into each artifact, by the
     /// folder of the cluster they are in (two clusters may each make an
     /// artifact of one name), namespace and artifact name.
-    pub(super) artifacts: HashMap<ArtifactKey, Vec<(String, String)>>,
+    pub(super) artifacts: HashMap<ArtifactKey, Vec<gitops::Copy>>,
     /// Objects already scanned for Flux/Argo CD paths.
     pub(super) scanned: usize,
     /// Files under kustomizations that nothing uses.
@@ -589,9 +589,9 @@ impl Reader<'_> {
             let generated = gitops::artifact_copies(object);
             if !generated.is_empty() {
                 let cluster = gitops::cluster_folder(&self.held_in(object), &[]);
-                for (namespace, name, copies) in generated {
-                    self.artifacts
-                        .insert((cluster.clone(), namespace, name), copies);
+                for artifact in generated {
+                    let key = (cluster.clone(), artifact.namespace, artifact.name);
+                    self.artifacts.insert(key, artifact.copies);
                 }
             }
             let refs = gitops::path_refs(object);
@@ -620,7 +620,7 @@ impl Reader<'_> {
 
     /// What the generator of a Flux `ExternalArtifact` copies into it: the
     /// generator in the same cluster folder, else the only one of that name.
-    pub(super) fn artifact(&self, found: &FoundRef) -> Option<&Vec<(String, String)>> {
+    pub(super) fn artifact(&self, found: &FoundRef) -> Option<&Vec<gitops::Copy>> {
         let Source::Artifact(namespace, name) = &found.re.origin else {
             return None;
         };
