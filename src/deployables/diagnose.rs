@@ -7,7 +7,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::gitops::Source;
+use super::gitops::{self, Source};
 use super::kustomization::{PatchBody, Target};
 use super::layout;
 use super::read::{Job, Reader};
@@ -97,7 +97,7 @@ impl Reader<'_> {
         let diagnostic = match (job, error) {
             (Job::Chart { .. }, RenderError::Missing { .. }) => {
                 let span = name_span(&text).unwrap_or(whole);
-                chart_not_rendered::new(id, span, &display)
+                chart_not_rendered::new(id, span, &display, holds_apps(&dir))
             }
             (_, RenderError::Missing { tried }) => build_failed::missing(
                 id,
@@ -272,6 +272,24 @@ impl Reader<'_> {
         }
     }
 
+    /// INJ011 for each chart a `HelmRelease` or an Argo CD Application
+    /// installs from a Helm repository: it is never fetched, and its
+    /// workloads go unchecked, which the run should say.
+    pub(super) fn check_remote_charts(&mut self) {
+        let found: Vec<_> = self
+            .read
+            .ws
+            .objects
+            .iter()
+            .flat_map(|o| {
+                gitops::remote_charts(o).into_iter().map(move |c| {
+                    chart_not_rendered::remote(o.file, c.span, &c.object, &c.chart, &c.source)
+                })
+            })
+            .collect();
+        self.read.ws.diagnostics.extend(found);
+    }
+
     /// INJ013 for paths that resolve nowhere.
     pub(super) fn check_refs(&mut self) {
         let mut findings = Vec::new();
@@ -352,6 +370,21 @@ fn describe(target: &super::kustomization::Selector) -> String {
     } else {
         parts.join(" ")
     }
+}
+
+/// Whether a chart's templates hold Argo CD Applications or Flux
+/// Kustomizations (an app of apps): a look at their text, not a parse.
+fn holds_apps(chart: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(chart.join("templates")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path()).is_ok_and(|text| {
+            (text.contains("argoproj.io/") && text.contains("kind: Application"))
+                || (text.contains("kustomize.toolkit.fluxcd.io/")
+                    && text.contains("kind: Kustomization"))
+        })
+    })
 }
 
 /// The object a strategic-merge patch was for, from Kustomize's "no

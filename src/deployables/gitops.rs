@@ -126,6 +126,83 @@ pub fn path_refs(object: &Object) -> Vec<PathRef> {
     }
 }
 
+/// A chart a Flux `HelmRelease` or an Argo CD Application installs from a
+/// Helm repository (or an OCI registry): never fetched here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteChart {
+    /// `HelmRelease flux-system/podinfo`, `Application argocd/redis`.
+    pub object: String,
+    pub chart: String,
+    /// `HelmRepository podinfo`, a repository URL.
+    pub source: String,
+    /// The `chart`/`chartRef` node (where the finding points).
+    pub span: Range<usize>,
+}
+
+/// The charts `object` installs from outside the repository.
+pub fn remote_charts(object: &Object) -> Vec<RemoteChart> {
+    let namespace = object.namespace.as_deref().unwrap_or("default");
+    let who = |kind: &str| format!("{kind} {namespace}/{}", object.name);
+    let Some(spec) = object.root.get("spec") else {
+        return Vec::new();
+    };
+    match (object.group(), object.kind.as_str()) {
+        ("helm.toolkit.fluxcd.io", "HelmRelease") => {
+            if let Some(chart) = spec.get("chart") {
+                let inner = chart.get("spec");
+                let source = inner.and_then(|s| s.get("sourceRef"));
+                if source.and_then(|s| s.get_str("kind")) == Some("GitRepository") {
+                    // A chart in a Git repository: this one's, found as a chart directory.
+                    return Vec::new();
+                }
+                return vec![RemoteChart {
+                    object: who("HelmRelease"),
+                    chart: inner
+                        .and_then(|s| s.get_str("chart"))
+                        .unwrap_or("?")
+                        .to_owned(),
+                    source: source
+                        .map(|s| {
+                            format!(
+                                "{} {}",
+                                s.get_str("kind").unwrap_or("HelmRepository"),
+                                s.get_str("name").unwrap_or("?")
+                            )
+                        })
+                        .unwrap_or_else(|| "a Helm repository".into()),
+                    span: chart.span.clone(),
+                }];
+            }
+            if let Some(chart) = spec.get("chartRef") {
+                let kind = chart.get_str("kind").unwrap_or("OCIRepository");
+                let name = chart.get_str("name").unwrap_or("?");
+                return vec![RemoteChart {
+                    object: who("HelmRelease"),
+                    chart: name.to_owned(),
+                    source: format!("{kind} {name}"),
+                    span: chart.span.clone(),
+                }];
+            }
+            Vec::new()
+        }
+        ("argoproj.io", "Application") => spec
+            .get("source")
+            .into_iter()
+            .chain(seq(spec.get("sources")))
+            .filter_map(|source| {
+                let chart = source.get("chart")?;
+                Some(RemoteChart {
+                    object: who("Application"),
+                    chart: chart.as_str().unwrap_or("?").to_owned(),
+                    source: source.get_str("repoURL").unwrap_or("?").to_owned(),
+                    span: chart.span.clone(),
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// One folder an artifact copies: the repository's path, and where in the
 /// artifact it goes (`("apps/staging", "staging")`).
 pub type Copy = (String, String);

@@ -252,6 +252,7 @@ pub fn read(
         );
     }
     reader.check_refs();
+    reader.check_remote_charts();
     reader.finish()
 }
 

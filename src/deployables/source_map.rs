@@ -159,7 +159,7 @@ impl<'a> SourceMapper<'a> {
     ) -> Option<(FileSpan, String)> {
         let rendered = self.origins.rendered.get(&at.file)?;
         let object = containing(objects, at)?;
-        let path = FieldPath::at(&object.root, at.span.start);
+        let path = FieldPath::covering(&object.root, &at.span);
         let pointer = path.pointer();
         let start = object.root.span.start;
         let place = if let Some(source) = rendered.helm_source_at(start) {
@@ -354,6 +354,9 @@ fn patch_place(
             // A strategic-merge patch names its object (`apiVersion`,
             // `kind`, `metadata.name`…) to find it; it does not write those.
             Value::Map(_) if names_the_object(path) => None,
+            // A mapping is merged, not replaced: a finding about the whole
+            // of it belongs to what defines it (unless the patch replaces it).
+            Value::Map(_) if merges_into(object, path, doc) => None,
             Value::Map(_) => {
                 if patch.target.is_none() && !smp_targets(doc, object, &name_refs) {
                     continue;
@@ -467,6 +470,22 @@ fn names_the_object(path: &FieldPath) -> bool {
             | ["metadata", "name"]
             | ["metadata", "namespace"]
     )
+}
+
+/// Whether `path` names a mapping of the object that a strategic-merge
+/// patch `doc` only merges into (it has the mapping, without `$patch: replace`).
+fn merges_into(object: &Object, path: &FieldPath, doc: &Node) -> bool {
+    if path.on_key {
+        return false;
+    }
+    let rendered = follow(&object.root, &path.steps);
+    if !rendered.complete || rendered.node.as_map().is_none() {
+        return false;
+    }
+    let patched = follow(doc, &path.steps);
+    patched.complete
+        && patched.node.as_map().is_some()
+        && patched.node.get_str("$patch") != Some("replace")
 }
 
 /// Whether a strategic-merge patch document (no `target:`) is for `object`.

@@ -26,6 +26,55 @@ pub struct FieldPath {
 }
 
 impl FieldPath {
+    /// The path of the deepest node that holds all of `span` (a finding
+    /// about a whole mapping is about the mapping, not its first key).
+    pub fn covering(root: &Node, span: &std::ops::Range<usize>) -> FieldPath {
+        let holds = |outer: &std::ops::Range<usize>| {
+            outer.start <= span.start && span.end <= outer.end && outer.start < outer.end
+        };
+        let mut steps = Vec::new();
+        let mut node = root;
+        loop {
+            match &node.value {
+                Value::Map(entries) => {
+                    if let Some(entry) = entries.iter().find(|e| holds(&e.key_span)) {
+                        steps.push(Step::Key(entry.key.clone()));
+                        return FieldPath {
+                            steps,
+                            on_key: true,
+                        };
+                    }
+                    let Some(entry) = entries.iter().find(|e| holds(&e.value.span)) else {
+                        break;
+                    };
+                    steps.push(Step::Key(entry.key.clone()));
+                    node = &entry.value;
+                }
+                Value::Seq(items) => {
+                    let Some((index, item)) =
+                        items.iter().enumerate().find(|(_, item)| holds(&item.span))
+                    else {
+                        break;
+                    };
+                    steps.push(Step::Item {
+                        index,
+                        name: item.get_str("name").map(str::to_owned),
+                    });
+                    node = item;
+                }
+                _ => break,
+            }
+        }
+        // An empty span (a position) falls back to the node at that offset.
+        if span.is_empty() {
+            return FieldPath::at(root, span.start);
+        }
+        FieldPath {
+            steps,
+            on_key: false,
+        }
+    }
+
     /// The path of the deepest node at `offset` in `root`.
     pub fn at(root: &Node, offset: usize) -> FieldPath {
         let mut steps = Vec::new();
@@ -122,5 +171,43 @@ impl FieldPath {
                 Step::Item { .. } => "[]",
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Limits, parse_stream};
+
+    #[test]
+    fn a_span_is_about_the_deepest_node_that_holds_all_of_it() {
+        let text = "spec:\n  chart:\n    spec: {chart: podinfo}\n  containers:\n  - name: web\n    image: nginx\n";
+        let root = parse_stream(text, &Limits::default()).documents.remove(0).1;
+        let chart = root.lookup_pointer("/spec/chart").unwrap().0.span.clone();
+        let path = FieldPath::covering(&root, &chart);
+        assert_eq!(
+            (path.pointer(), path.on_key),
+            ("/spec/chart".to_owned(), false)
+        );
+        // The same start, as an offset, is the mapping's first key.
+        let at = FieldPath::at(&root, chart.start);
+        assert_eq!(
+            (at.pointer(), at.on_key),
+            ("/spec/chart/spec".to_owned(), true)
+        );
+        let image = text.find("nginx").unwrap();
+        let path = FieldPath::covering(&root, &(image..image + 5));
+        assert_eq!(path.pointer(), "/spec/containers[web]/image");
+        let key = text.find("containers").unwrap();
+        let path = FieldPath::covering(&root, &(key..key + 10));
+        assert_eq!(
+            (path.pointer(), path.on_key),
+            ("/spec/containers".to_owned(), true)
+        );
+        // A position falls back to the node there.
+        assert_eq!(
+            FieldPath::covering(&root, &(image..image)).pointer(),
+            "/spec/containers[web]/image"
+        );
     }
 }
