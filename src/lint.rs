@@ -209,7 +209,10 @@ impl<'a> Analysis<'a> {
         let selected: Vec<usize> = match &self.environment {
             None => (0..environments.len()).collect(),
             Some(name) => match environments.iter().position(|e| &e.name == name) {
-                Some(i) => vec![i],
+                Some(i) => {
+                    ws.deployables.selected = Some(EnvironmentId(i as u32));
+                    vec![i]
+                }
                 None => {
                     let known: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
                     return Err(format!(

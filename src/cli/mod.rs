@@ -68,8 +68,9 @@ pub struct GlobalArgs {
     /// Every namespace (live runs)
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
-    /// Only this environment (a `.kubectl-inject.yaml` environment, a Flux
-    /// cluster folder, or a deployable's path)
+    /// Only this environment: a `.kubectl-inject.yaml` environment, a Flux
+    /// cluster folder's name (`production` for clusters/production), or a
+    /// deployable's path
     #[arg(long, global = true, value_name = "NAME")]
     pub environment: Option<String>,
     /// Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)

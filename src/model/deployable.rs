@@ -87,6 +87,8 @@ pub struct Environment {
 pub struct Deployables {
     pub list: Vec<Deployable>,
     pub environments: Vec<Environment>,
+    /// `--environment NAME`: the one environment the run analysed.
+    pub selected: Option<EnvironmentId>,
 }
 
 impl Deployables {

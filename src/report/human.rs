@@ -234,11 +234,21 @@ fn write_summary(
     }
     line.push(')');
     if let Some(deployables) = report.deployables.filter(|d| d.several()) {
-        line.push_str(&format!(
-            " from {} in {}",
-            plural(deployables.list.len(), "deployable"),
-            plural(deployables.environments.len(), "environment")
-        ));
+        match deployables
+            .selected
+            .and_then(|id| deployables.environment(id))
+        {
+            Some(env) => line.push_str(&format!(
+                " from {} of environment {}",
+                plural(env.deployables.len(), "deployable"),
+                env.name
+            )),
+            None => line.push_str(&format!(
+                " from {} in {}",
+                plural(deployables.list.len(), "deployable"),
+                plural(deployables.environments.len(), "environment")
+            )),
+        }
     }
     if let Some(baseline) = report.baseline {
         line.push_str(&format!(
