@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
-
 use super::gitops;
+use super::layout;
 use super::read::{FoundRef, Job, Origins, Read, Reader};
 use crate::config::Config;
 use crate::model::deployable::{
@@ -81,7 +80,7 @@ impl Reader<'_> {
             if let Some(folder) = folder {
                 groups.entry(folder.clone()).or_default().push(*id);
             } else if let Some(env) = config.environments.iter().position(|e| {
-                !path.as_os_str().is_empty() && matches_paths(&e.paths, &config.root, path)
+                !path.as_os_str().is_empty() && layout::matches_paths(&e.paths, &config.root, path)
             }) {
                 by_env.entry(env).or_default().push(*id);
             } else {
@@ -326,12 +325,12 @@ fn assign_environments(
             continue;
         }
         let matched = config.environments.iter().position(|e| {
-            matches_paths(&e.paths, &config.root, &unit.dir)
+            layout::matches_paths(&e.paths, &config.root, &unit.dir)
                 || unit.files.iter().any(|f| {
                     plain.iter().any(|(id, p, _)| {
                         id == f
                             && !p.as_os_str().is_empty()
-                            && matches_paths(&e.paths, &config.root, p)
+                            && layout::matches_paths(&e.paths, &config.root, p)
                     })
                 })
         });
@@ -429,30 +428,4 @@ fn assign_environments(
         });
     }
     envs
-}
-
-/// Whether `path` is one of `patterns` (relative to `root`), under one, or
-/// matches one as a gitignore-style glob.
-pub fn matches_paths(patterns: &[String], root: &Path, path: &Path) -> bool {
-    let root = absolute_normalized(root);
-    let Ok(relative) = path.strip_prefix(&root) else {
-        return false;
-    };
-    patterns.iter().any(|pattern| {
-        let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
-        if trimmed.is_empty() || trimmed == "." {
-            return true;
-        }
-        if relative.starts_with(trimmed) {
-            return true;
-        }
-        let mut builder = GlobSetBuilder::new();
-        if let Ok(glob) = Glob::new(trimmed) {
-            builder.add(glob);
-        }
-        if let Ok(glob) = Glob::new(&format!("{trimmed}/**")) {
-            builder.add(glob);
-        }
-        builder.build().is_ok_and(|set| set.is_match(relative))
-    })
 }

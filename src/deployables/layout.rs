@@ -11,6 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use globset::{Glob, GlobSetBuilder};
+
 use super::kustomization::{self, Kustomization};
 use crate::source::absolute_normalized;
 
@@ -282,6 +284,32 @@ pub fn names_at_levels(rendered: &str, chain: &[PathBuf], known: &Kustomizations
         names.push(name.clone());
     }
     names
+}
+
+/// Whether `path` is one of `patterns` (relative to `root`), under one, or
+/// matches one as a gitignore-style glob.
+pub fn matches_paths(patterns: &[String], root: &Path, path: &Path) -> bool {
+    let root = absolute_normalized(root);
+    let Ok(relative) = path.strip_prefix(&root) else {
+        return false;
+    };
+    patterns.iter().any(|pattern| {
+        let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
+        if trimmed.is_empty() || trimmed == "." {
+            return true;
+        }
+        if relative.starts_with(trimmed) {
+            return true;
+        }
+        let mut builder = GlobSetBuilder::new();
+        if let Ok(glob) = Glob::new(trimmed) {
+            builder.add(glob);
+        }
+        if let Ok(glob) = Glob::new(&format!("{trimmed}/**")) {
+            builder.add(glob);
+        }
+        builder.build().is_ok_and(|set| set.is_match(relative))
+    })
 }
 
 #[cfg(test)]

@@ -345,7 +345,7 @@ impl Reader<'_> {
         let mut values = Vec::new();
         let mut namespace = None;
         for env in &config.environments {
-            if super::group::matches_paths(&env.paths, &config.root, dir) {
+            if layout::matches_paths(&env.paths, &config.root, dir) {
                 values.extend(
                     env.helm
                         .values
