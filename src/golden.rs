@@ -205,8 +205,10 @@ pub fn run_test(case: &TestCase, config: &Config, update: bool) -> TestResult {
         }
         paths.push(path);
     }
+    // The inputs of a test are one cluster, Kustomize roots and all.
     let analysis = Analysis {
         namespace: case.namespace.clone(),
+        one_cluster: true,
         ..Analysis::new(paths, config)
     };
     let (ws, outcome) = match analysis.run(std::io::empty()) {

@@ -66,6 +66,9 @@ pub struct Analysis<'a> {
     pub revision: Option<(&'a GitRepo, Revision)>,
     /// `--environment NAME`: analyse only this environment.
     pub environment: Option<String>,
+    /// Every input is one cluster, whatever its deployables (an
+    /// InjectionTest's inputs).
+    pub one_cluster: bool,
 
     /// The programs that render deployables (tests swap in their own); the
     /// timeout comes from the configuration.
@@ -84,6 +87,7 @@ impl<'a> Analysis<'a> {
             manual_injector: None,
             revision: None,
             environment: None,
+            one_cluster: false,
             renderers: Renderers::default(),
         }
     }
@@ -242,7 +246,7 @@ impl<'a> Analysis<'a> {
         };
 
         // One environment holding everything: no copies.
-        if environments.len() <= 1 {
+        if environments.len() <= 1 || self.one_cluster {
             let env = environments.first();
             let mut outcome = lint(&ws, config, &options_for(env));
             let objects = std::mem::take(&mut ws.objects);

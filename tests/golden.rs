@@ -6,6 +6,8 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+mod common;
+
 fn run_test(args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::cargo_bin("kubectl-inject")
         .unwrap()
@@ -160,4 +162,44 @@ fn a_workload_not_in_the_inputs_fails() {
         stdout.contains("workload Deployment/shop/api not found in the inputs"),
         "{stdout}"
     );
+}
+
+/// An InjectionTest's inputs are one cluster, whatever their deployables:
+/// the policies (plain files) reach the workload of a Kustomize overlay,
+/// whose `namespace:` and Namespace decide the injection.
+#[test]
+fn inputs_that_are_kustomize_overlays_are_one_cluster_with_the_rest() {
+    if !common::have_kubectl("a Kustomize overlay as a test input") {
+        return;
+    }
+    let tmp = common::tree(&[
+        (
+            "policy/templates.yaml",
+            &common::envoy_template("1.4.0", "1.31.2"),
+        ),
+        (
+            "policy/mesh.yaml",
+            &common::mesh_policy("envoy-proxy@1.4.0"),
+        ),
+        ("base/kustomization.yaml", "resources: [web.yaml]\n"),
+        (
+            "base/web.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n",
+        ),
+        (
+            "overlays/prod/kustomization.yaml",
+            "namespace: prod\nresources: [../../base, namespace.yaml]\n",
+        ),
+        (
+            "overlays/prod/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels: {kubectl-inject.dev/injection: enabled}\n",
+        ),
+        (
+            "tests/prod.yaml",
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: InjectionTest\nmetadata: {name: prod-is-injected}\nspec:\n  inputs: [../policy, ../overlays/prod]\n  namespace: prod\n  expect:\n    - workload: {kind: Deployment, name: web}\n      decision: inject\n      policy: mesh-default\n      template: envoy-proxy@1.4.0\n",
+        ),
+    ]);
+    let (code, stdout, stderr) = run_test(&[tmp.path().join("tests").to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS prod-is-injected"), "{stdout}");
 }
