@@ -420,3 +420,30 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// `ignore:` globs are relative to the configuration's folder: a path
+/// outside that folder is matched by none of them, and read (it used to
+/// panic in the `ignore` crate, exit 101).
+#[test]
+fn paths_outside_the_configurations_folder_are_read_not_a_crash() {
+    let dir = tree(&[
+        ("repo/.kubectl-inject.yaml", "ignore: [\"vendor/**\"]\n"),
+        ("repo/vendor/skip.yaml", DEPLOYMENT),
+        ("elsewhere/web.yaml", DEPLOYMENT),
+    ]);
+    let out = bin()
+        .current_dir(dir.path().join("repo"))
+        .args(["lint", "--format", "json", "../elsewhere", "."])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // elsewhere/web.yaml is read; vendor/ is still left out.
+    assert_eq!(report["summary"]["files"], 1, "{report:#}");
+    assert_eq!(report["summary"]["workloads"], 1, "{report:#}");
+}

@@ -122,11 +122,14 @@ fn is_ignored(ignore: &Gitignore, path: &Path, file_type: Option<std::fs::FileTy
     is_ignored_path(ignore, &absolute_normalized(path), is_dir)
 }
 
-/// Whether the configuration's `ignore` globs leave out `absolute`.
+/// Whether the configuration's `ignore` globs leave out `absolute`. The
+/// globs are relative to the configuration's folder: a path outside it is
+/// matched by none of them.
 pub(super) fn is_ignored_path(ignore: &Gitignore, absolute: &Path, is_dir: bool) -> bool {
-    ignore
-        .matched_path_or_any_parents(absolute, is_dir)
-        .is_ignore()
+    absolute.starts_with(ignore.path())
+        && ignore
+            .matched_path_or_any_parents(absolute, is_dir)
+            .is_ignore()
 }
 
 /// An absolute path with `.` and `..` resolved lexically (as the user meant
