@@ -447,3 +447,50 @@ fn paths_outside_the_configurations_folder_are_read_not_a_crash() {
     assert_eq!(report["summary"]["files"], 1, "{report:#}");
     assert_eq!(report["summary"]["workloads"], 1, "{report:#}");
 }
+
+/// A finding past column 65,535 (a huge value, minified JSON) used to
+/// panic in miette's formatter (exit 101), losing the whole report. Long
+/// lines are shown as a window around the span; labels far apart on a
+/// long line are drawn apart.
+#[test]
+fn findings_on_very_long_lines_are_reported_not_a_crash() {
+    let long = "p".repeat(66_000);
+    let dir = tree(&[
+        (
+            "ll.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {{a: \"{long}\", b: 1, b: 2}}\n"
+            ),
+        ),
+        (
+            "min.json",
+            &format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"z\"}}, \"data\": {{\"k\": \"{long}\", \"k\": \"2\"}}}}\n"
+            ),
+        ),
+    ]);
+    for file in ["ll.yaml", "min.json"] {
+        let out = bin()
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(["lint", file])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("INJ005") && stdout.contains("written again here"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.len() < 4_000,
+            "{file}: a window, not the 66 KB line: {} bytes",
+            stdout.len()
+        );
+    }
+}

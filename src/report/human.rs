@@ -269,6 +269,10 @@ fn write_summary(
     writeln!(out, "{on}{line}{off}")
 }
 
+/// Past this column, a label on another line (or far along the same one)
+/// is drawn in a snippet of its own.
+const LONG_COLUMN: usize = 200;
+
 /// A [`Diagnostic`] as miette sees it.
 struct Shown {
     diagnostic: Diagnostic,
@@ -302,12 +306,25 @@ impl Shown {
                 to_span(&at.span),
             ));
         }
+        // Labels far apart on very long lines are drawn apart: one snippet
+        // cannot show two windows of a long line.
+        let line_of = |at: &crate::diagnostic::FileSpan| {
+            let file = report.sources.get(at.file);
+            let start = file.line_col(at.span.start);
+            (start.line, start.column)
+        };
+        let primary = diagnostic.at.as_ref().map(line_of);
         for label in &diagnostic.labels {
             let same_file = diagnostic
                 .at
                 .as_ref()
                 .is_some_and(|at| at.file == label.at.file);
-            if same_file {
+            let (line, column) = line_of(&label.at);
+            let far = primary.is_some_and(|(primary_line, primary_column)| {
+                (column > LONG_COLUMN || primary_column > LONG_COLUMN)
+                    && (primary_line != line || column.abs_diff(primary_column) > LONG_COLUMN)
+            });
+            if same_file && !far {
                 labels.push(LabeledSpan::new_with_span(
                     Some(label.message.clone()),
                     to_span(&label.at.span),

@@ -135,6 +135,30 @@ impl SourceFile {
     }
 }
 
+/// A line longer than this before the span is shown as a window around it.
+const LONG_LINE: usize = 240;
+const SNIPPET_BEFORE: usize = 60;
+const SNIPPET_AFTER: usize = 120;
+
+impl SourceFile {
+    /// The character boundary at or before `offset`.
+    fn floor(&self, mut offset: usize) -> usize {
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+
+    /// The character boundary at or after `offset` (at most the end).
+    fn ceil(&self, mut offset: usize) -> usize {
+        offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset += 1;
+        }
+        offset
+    }
+}
+
 /// miette reads snippets through this impl: a binary search in the line table
 /// instead of miette's default scan from byte 0, which costs tens of
 /// milliseconds per diagnostic on a 10 MB file.
@@ -167,6 +191,26 @@ impl miette::SourceCode for SourceFile {
             )));
         }
         let last_line = self.line_index((offset + len).saturating_sub(1).max(offset));
+        let line_start = self.line_starts[first_line];
+        let line_end = self.line_end(line_start);
+        if first_line == last_line
+            && (offset - line_start > LONG_LINE || line_end - line_start > LONG_LINE * 4)
+        {
+            // A very long line (minified JSON, a huge value): show a window
+            // of it around the span. miette cannot draw an underline that
+            // starts past column 65,535, and nobody reads one anyway.
+            let start = self.floor(offset.saturating_sub(SNIPPET_BEFORE).max(line_start));
+            let end = self.ceil((offset + len).max(offset + SNIPPET_AFTER).min(line_end));
+            let column = self.text[line_start..start].chars().count();
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                &self.text.as_bytes()[start..end],
+                (start, end - start).into(),
+                first_line,
+                column,
+                1,
+            )));
+        }
         let start_line = first_line.saturating_sub(context_lines_before);
         let end_line = (last_line + context_lines_after).min(self.line_starts.len() - 1);
         let start = self.line_starts[start_line];
