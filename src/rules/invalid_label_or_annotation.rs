@@ -110,6 +110,14 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
                 }
                 let value = &entry.value;
                 let problem = match &value.value {
+                    // kubectl reads manifests as YAML 1.1, where an unquoted
+                    // `yes`, `on`, `no` or `off` is a boolean.
+                    Value::String(s) if value.plain && !types_checked && yaml11_bool(s) => {
+                        let found = format!(
+                            "an unquoted `{s}`, which kubectl reads as a boolean (YAML 1.1)"
+                        );
+                        Some(not_a_string(field, &entry.key, &found))
+                    }
                     Value::String(s) if field == Field::Label => label_value(s)
                         .err()
                         .map(|p| bad_label_value(&entry.key, &p)),
@@ -127,6 +135,28 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
         .into_iter()
         .map(|d| d.object(Some(object_ref.clone())))
         .collect()
+}
+
+/// A YAML 1.1 boolean that YAML 1.2 reads as a string.
+fn yaml11_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
 }
 
 fn describe(value: &Value) -> &'static str {
