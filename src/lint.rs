@@ -248,7 +248,9 @@ impl<'a> Analysis<'a> {
         // One environment holding everything: no copies.
         if environments.len() <= 1 || self.one_cluster {
             let env = environments.first();
-            let mut outcome = lint(&ws, config, &options_for(env));
+            let options = options_for(env);
+            duplicate_object::mark_shadowed(&mut ws.objects, &options.default_namespace);
+            let mut outcome = lint(&ws, config, &options);
             let objects = std::mem::take(&mut ws.objects);
             let mut mapper = SourceMapper::new(&mut origins);
             tag_and_map(&objects, &mut ws.sources, &mut mapper, &mut outcome);
@@ -310,13 +312,16 @@ impl<'a> Analysis<'a> {
         let env_inputs: Vec<(usize, Workspace, LintOptions)> = selected
             .iter()
             .map(|&env| {
+                let options = options_for(environments.get(env));
+                let mut objects = std::mem::take(&mut per_env[env]);
+                duplicate_object::mark_shadowed(&mut objects, &options.default_namespace);
                 let env_ws = Workspace {
                     sources: ws.sources.clone(),
-                    objects: std::mem::take(&mut per_env[env]),
+                    objects,
                     diagnostics: std::mem::take(&mut routed[env]),
                     ..Workspace::default()
                 };
-                (env, env_ws, options_for(environments.get(env)))
+                (env, env_ws, options)
             })
             .collect();
         let analysed: Vec<(usize, Workspace, LintOutcome)> = env_inputs

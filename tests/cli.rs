@@ -494,3 +494,52 @@ fn findings_on_very_long_lines_are_reported_not_a_crash() {
         );
     }
 }
+
+/// Two definitions of one object are one object in the cluster, the last
+/// applied: the same MutatingWebhookConfiguration in two files is one
+/// webhook (INJ004 says it is defined twice; no INJ405 "called twice"), and
+/// the later definition of a Namespace is the one whose labels count.
+#[test]
+fn a_duplicated_cluster_object_counts_once_the_last_definition() {
+    let webhook = std::fs::read_to_string("tests/fixtures/INJ405/fires.yaml").unwrap();
+    let first = webhook.split("\n---\n").next().unwrap().to_owned();
+    let namespace = |injection: &str| {
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {{istio-injection: {injection}}}\n"
+        )
+    };
+    let dir = tree(&[
+        ("a/webhook.yaml", &first),
+        ("b/webhook.yaml", &first),
+        ("a/namespace.yaml", &namespace("enabled")),
+        ("b/namespace.yaml", &namespace("disabled")),
+        (
+            "b/web.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n",
+        ),
+    ]);
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["simulate", "--format", "json", "a", "b"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = rules_of(&report);
+    assert_eq!(
+        rules.iter().filter(|r| *r == "INJ004").count(),
+        2,
+        "{report:#}"
+    );
+    assert!(!rules.contains(&"INJ405".to_owned()), "{report:#}");
+    // b/namespace.yaml, applied last, turns injection off.
+    let web = &report["workloads"][0];
+    let istio = web["injectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["injector"] == "istio");
+    assert!(
+        istio.is_none_or(|i| i["decision"] != "inject"),
+        "the later Namespace (injection disabled) wins: {web:#}"
+    );
+}

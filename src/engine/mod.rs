@@ -169,7 +169,9 @@ impl Cluster {
             limit_objects: objects
                 .iter()
                 .enumerate()
-                .filter(|(_, o)| matches!(o.kind.as_str(), "LimitRange" | "ResourceQuota"))
+                .filter(|(_, o)| {
+                    matches!(o.kind.as_str(), "LimitRange" | "ResourceQuota") && !o.shadowed
+                })
                 .map(|(i, _)| i)
                 .collect(),
             webhooks,
@@ -186,6 +188,7 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
         .objects
         .iter()
         .enumerate()
+        .filter(|(_, o)| !o.shadowed)
         .filter_map(|(i, o)| Policy::from_object(i, o, default_namespace))
         .collect();
     let (namespaces, webhooks) = (&cluster.namespaces, &cluster.webhooks);

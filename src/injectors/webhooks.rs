@@ -224,7 +224,7 @@ impl Webhooks {
         let mut configurations: Vec<(usize, &Object)> = objects
             .iter()
             .enumerate()
-            .filter(|(_, o)| o.kind == KIND && o.api_version == API_VERSION)
+            .filter(|(_, o)| o.kind == KIND && o.api_version == API_VERSION && !o.shadowed)
             .collect();
         // Stable: configurations of the same name keep their input order.
         configurations.sort_by(|a, b| a.1.name.cmp(&b.1.name));

@@ -64,6 +64,12 @@ pub struct Object {
     /// The deployable the object belongs to (`DeployableId(0)` in a run of
     /// plain files).
     pub deployable: DeployableId,
+    /// A later definition of the same object (kind, namespace, name;
+    /// templates name@version) replaces this one in the cluster, as the last
+    /// one applied wins: what reads the cluster's state (namespaces, the
+    /// webhook gate, policies, templates, injector ConfigMaps, quotas) skips
+    /// it. INJ004 reports the two definitions.
+    pub shadowed: bool,
 }
 
 impl Object {
@@ -90,6 +96,7 @@ impl Object {
             name,
             namespace,
             deployable: DeployableId::default(),
+            shadowed: false,
         })
     }
 

@@ -30,7 +30,11 @@ impl Namespaces {
     pub fn from_objects(objects: &[Object]) -> Namespaces {
         let mut by_name = HashMap::new();
         for (i, object) in objects.iter().enumerate() {
-            if object.kind != "Namespace" || object.group() != "" || object.name.is_empty() {
+            if object.kind != "Namespace"
+                || object.group() != ""
+                || object.name.is_empty()
+                || object.shadowed
+            {
                 continue;
             }
             let mut labels = string_map(object.root.get("metadata").and_then(|m| m.get("labels")));

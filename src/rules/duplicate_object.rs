@@ -38,6 +38,22 @@ fn identity(
     ))
 }
 
+/// Marks every definition that a later one of the same object replaces
+/// (`Object::shadowed`): the cluster keeps the last one applied.
+pub fn mark_shadowed(objects: &mut [Object], default_namespace: &str) {
+    let mut last: HashMap<_, usize> = HashMap::new();
+    for (i, object) in objects.iter().enumerate() {
+        if let Some(id) = identity(object, default_namespace) {
+            last.insert(id, i);
+        }
+    }
+    for (i, object) in objects.iter_mut().enumerate() {
+        object.shadowed = identity(object, default_namespace)
+            .and_then(|id| last.get(&id))
+            .is_some_and(|&winner| winner != i);
+    }
+}
+
 /// Reports every definition after the first, pointing back at the first.
 pub fn check(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
     let mut first_seen: HashMap<_, &Object> = HashMap::new();

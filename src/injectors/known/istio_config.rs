@@ -21,10 +21,9 @@ pub fn configmap_name(revision: &str) -> String {
 /// Applies the settings of the first matching ConfigMap in `objects`.
 pub fn apply(settings: &mut IstioSettings, objects: &[Object]) {
     let wanted = configmap_name(&settings.revision);
-    let Some(object) = objects
-        .iter()
-        .find(|o| o.kind == "ConfigMap" && o.api_version == "v1" && o.name == wanted)
-    else {
+    let Some(object) = objects.iter().find(|o| {
+        o.kind == "ConfigMap" && o.api_version == "v1" && o.name == wanted && !o.shadowed
+    }) else {
         return;
     };
     let Some(data) = object.root.get("data") else {

@@ -259,6 +259,7 @@ impl Catalog {
         let templates: Vec<Template> = objects
             .iter()
             .enumerate()
+            .filter(|(_, o)| !o.shadowed)
             .filter_map(|(i, o)| Template::from_object(i, o))
             .collect();
         let mut by_name = ByName::new();
