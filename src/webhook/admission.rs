@@ -131,11 +131,15 @@ pub fn inject(
     let Some(mut pod) = request.object else {
         return invalid(400, "a CREATE request without an object".into(), record);
     };
+    // The request's namespace is the pod's (an empty one in the pod, as
+    // some clients send, means the same).
     let namespace = request
         .namespace
+        .filter(|ns| !ns.is_empty())
         .or_else(|| {
             pod.pointer("/metadata/namespace")
                 .and_then(Value::as_str)
+                .filter(|ns| !ns.is_empty())
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "default".to_owned());
@@ -186,9 +190,10 @@ fn decide(
     // pod, as `simulate` and `render` see it in the repository (its name
     // and kind choose the rollout bucket and `${pod.name}`).
     if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata
-            .entry("namespace")
-            .or_insert_with(|| Value::String(namespace.to_owned()));
+        let slot = metadata.entry("namespace").or_insert(Value::Null);
+        if slot.as_str().is_none_or(str::is_empty) {
+            *slot = Value::String(namespace.to_owned());
+        }
     }
     let workload = into_workload(pod, namespace);
     let workload_name = format!(
@@ -945,6 +950,52 @@ mod tests {
         let body = pod_review("Pod");
         let answer = inject(&loaded, body.as_bytes(), &lookup, OnError::Deny);
         assert_eq!(answer.status, 200, "{}", message(&answer));
+    }
+
+    /// A pod whose `metadata.namespace` is `""` lands in the request's
+    /// namespace, as the API server puts it: it was judged in namespace
+    /// `""`, which no policy selects, and admitted without injection.
+    #[test]
+    fn an_empty_namespace_in_the_pod_is_the_requests() {
+        let template = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",
+            "metadata": {"name": "proxy", "namespace": "kubectl-inject-system"},
+            "spec": {"version": "1.0.0", "containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]}}"#;
+        let policy = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "ClusterInjectionPolicy",
+            "metadata": {"name": "mesh"},
+            "spec": {"namespaceSelector": {"matchLabels": {"mesh": "on"}}, "action": "inject", "template": "proxy@1.0.0"}}"#;
+        let inputs = [template, policy]
+            .iter()
+            .map(|json| {
+                crate::webhook::policy_sets::cluster_object(
+                    serde_json::from_str(json).unwrap(),
+                    "kubectl-inject-system",
+                )
+            })
+            .collect();
+        let loaded = set_options().build(inputs, 1).unwrap();
+        let lookup = |ns: &str| {
+            (ns == "shop").then(|| {
+                let labels: Labels = [("mesh".to_owned(), "on".to_owned())].into_iter().collect();
+                (labels, Labels::default())
+            })
+        };
+        for pod_namespace in [json!(""), json!(null)] {
+            let mut review: Value = serde_json::from_str(&pod_review("Pod")).unwrap();
+            review["request"]["object"]["metadata"]["namespace"] = pod_namespace.clone();
+            let answer = inject(
+                &loaded,
+                review.to_string().as_bytes(),
+                &lookup,
+                OnError::Deny,
+            );
+            assert_eq!(answer.status, 200, "{}", message(&answer));
+            let reply: Value = serde_json::from_slice(&answer.body).unwrap();
+            assert!(
+                reply["response"]["patch"].is_string(),
+                "namespace {pod_namespace}: injected as in `shop`: {reply:#}"
+            );
+            assert_eq!(answer.record.namespace, "shop");
+        }
     }
 
     #[test]
