@@ -289,6 +289,12 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
             return failed(unreadable_input::new(id, message, help), String::new());
         }
     };
+    // UTF-16 with a byte-order mark (Windows editors write it) is read as
+    // kubectl reads it; positions are then those of its characters.
+    let bytes = match decode_utf16(&bytes) {
+        Some(text) => text.into_bytes(),
+        None => bytes,
+    };
     if let Some(nul) = memchr::memchr(0, &bytes[..bytes.len().min(8192)]) {
         // Keep the text before the NUL so the snippet shows where it is.
         let text = String::from_utf8_lossy(&bytes[..nul]).into_owned();
@@ -304,6 +310,28 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
         }
     };
     parse_file(id, name, text, &options.limits)
+}
+
+/// The text of UTF-16 bytes that start with a byte-order mark (`FF FE`
+/// little-endian, `FE FF` big-endian); `None` for anything else. Unpaired
+/// surrogates become U+FFFD, as a lossy reader would show them.
+fn decode_utf16(bytes: &[u8]) -> Option<String> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units = bytes[2..].chunks(2).map(|pair| match (pair, little) {
+        ([a, b], true) => u16::from_le_bytes([*a, *b]),
+        ([a, b], false) => u16::from_be_bytes([*a, *b]),
+        // An odd last byte: not a character.
+        _ => 0xFFFD,
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
 }
 
 /// Parses one file's text into objects and findings.
@@ -366,6 +394,34 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_read_as_text() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: é}\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for bytes in [le, be] {
+            let ws = load_inputs(
+                vec![Input::Read {
+                    name: "w.yaml".into(),
+                    bytes: Ok(bytes),
+                }],
+                Vec::new(),
+                &LoadOptions::default(),
+            );
+            assert!(ws.diagnostics.is_empty(), "{:?}", ws.diagnostics);
+            assert_eq!(ws.objects.len(), 1);
+            assert_eq!(ws.objects[0].name, "é");
+        }
+        // Without a byte-order mark, NUL bytes still make a binary file.
+        assert!(decode_utf16(b"a\0b\0").is_none());
+    }
 
     #[test]
     fn lists_count_as_their_items() {
