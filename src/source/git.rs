@@ -119,28 +119,46 @@ impl GitRepo {
     /// Writes the tree of `revision` into `dir` (which must exist), as a
     /// checkout would, without touching the repository's index, HEAD or
     /// working tree: Kustomize and Helm need files on disk to render a
-    /// revision's deployables. Submodules are left empty, as in a fresh clone.
+    /// revision's deployables. A submodule is written at the commit the
+    /// revision records for it, from the submodule's own repository in the
+    /// working tree (so its files are compared with themselves, not taken
+    /// for new); one that is not checked out, or lacks that commit, stays
+    /// empty, as in a fresh clone.
     pub fn checkout_to(&self, revision: &Revision, dir: &Path) -> Result<(), String> {
         let commit = self
             .repo
             .find_commit(revision.commit)
             .map_err(|e| format!("reading `{}`: {}", revision.spec, e.message()))?;
-        let mut options = git2::build::CheckoutBuilder::new();
-        options
-            .target_dir(dir)
-            .force()
-            .update_index(false)
-            .recreate_missing(true);
-        self.repo
-            .checkout_tree(commit.as_object(), Some(&mut options))
-            .map_err(|e| {
-                format!(
-                    "writing `{}` to {}: {}",
-                    revision.spec,
-                    dir.display(),
-                    e.message()
-                )
-            })
+        write_tree(&self.repo, commit.as_object(), dir).map_err(|e| {
+            format!(
+                "writing `{}` to {}: {}",
+                revision.spec,
+                dir.display(),
+                e.message()
+            )
+        })?;
+        let tree = commit
+            .tree()
+            .map_err(|e| format!("reading the tree of `{}`: {}", revision.spec, e.message()))?;
+        let mut submodules = Vec::new();
+        let _ = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+            if entry.kind() == Some(git2::ObjectType::Commit) {
+                let name = entry.name().unwrap_or_default();
+                submodules.push((format!("{parent}{name}"), entry.id()));
+            }
+            git2::TreeWalkResult::Ok
+        });
+        for (path, id) in submodules {
+            let written = Repository::open(self.workdir.join(&path))
+                .ok()
+                .and_then(|sub| {
+                    let commit = sub.find_commit(id).ok()?;
+                    write_tree(&sub, commit.as_object(), &dir.join(&path)).ok()
+                });
+            // Not checked out here, or without that commit: left empty.
+            let _ = written;
+        }
+        Ok(())
     }
 
     /// Files renamed between `base` and `head` (the working tree, untracked
@@ -181,6 +199,22 @@ impl GitRepo {
         }
         Ok(renames)
     }
+}
+
+/// Writes `treeish` of `repo` into `dir`, leaving the repository's index,
+/// HEAD and working tree alone.
+fn write_tree(
+    repo: &Repository,
+    treeish: &git2::Object<'_>,
+    dir: &Path,
+) -> Result<(), git2::Error> {
+    let mut options = git2::build::CheckoutBuilder::new();
+    options
+        .target_dir(dir)
+        .force()
+        .update_index(false)
+        .recreate_missing(true);
+    repo.checkout_tree(treeish, Some(&mut options))
 }
 
 fn slash_path(path: &Path) -> String {
