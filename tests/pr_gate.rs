@@ -774,3 +774,54 @@ fn findings_inside_a_submodule_are_not_new_on_every_run() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// In a partial clone (`--filter=blob:none`) the base's blobs may be
+/// missing: that is an error (exit 2) naming the file and how to fetch it,
+/// never a silent "everything is new". After the advice, the run works.
+#[test]
+fn a_partial_clone_without_the_bases_blobs_says_what_to_fetch() {
+    let dir = TempDir::new().unwrap();
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q"]);
+    git(&source, &["config", "uploadpack.allowFilter", "true"]);
+    let config_map = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{a: {data}}}\n")
+    };
+    std::fs::write(source.join("c.yaml"), config_map("one")).unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", "one"]);
+    std::fs::write(source.join("c.yaml"), config_map("two")).unwrap();
+    git(&source, &["commit", "-q", "-am", "two"]);
+    let url = format!("file://{}", source.display());
+    git(
+        dir.path(),
+        &["clone", "-q", "--filter=blob:none", &url, "partial"],
+    );
+    let clone = dir.path().join("partial");
+
+    let run = || {
+        Command::cargo_bin("kubectl-inject")
+            .unwrap()
+            .current_dir(&clone)
+            .args(["diff", "--base", "HEAD~1", "."])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`c.yaml` at `HEAD~1` is not in this clone")
+            && stderr.contains("git diff --stat HEAD~1"),
+        "{stderr}"
+    );
+    git(&clone, &["diff", "--stat", "HEAD~1"]);
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

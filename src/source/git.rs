@@ -129,17 +129,29 @@ impl GitRepo {
             .repo
             .find_commit(revision.commit)
             .map_err(|e| format!("reading `{}`: {}", revision.spec, e.message()))?;
-        write_tree(&self.repo, commit.as_object(), dir).map_err(|e| {
-            format!(
-                "writing `{}` to {}: {}",
-                revision.spec,
-                dir.display(),
-                e.message()
-            )
-        })?;
         let tree = commit
             .tree()
             .map_err(|e| format!("reading the tree of `{}`: {}", revision.spec, e.message()))?;
+        write_tree(&self.repo, commit.as_object(), dir).map_err(|e| {
+            match self.missing_blob(&tree, &e) {
+                Some(path) => format!(
+                    "`{path}` at `{}` is not in this clone{}: run `git diff --stat {} >/dev/null` (git fetches missing blobs on demand; the library this tool reads Git with cannot) or clone without a filter, then run again",
+                    revision.spec,
+                    if self.is_partial() {
+                        " (a partial clone, `--filter=blob:none`)"
+                    } else {
+                        ""
+                    },
+                    revision.spec
+                ),
+                None => format!(
+                    "writing `{}` to {}: {}",
+                    revision.spec,
+                    dir.display(),
+                    e.message()
+                ),
+            }
+        })?;
         let mut submodules = Vec::new();
         let _ = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
             if entry.kind() == Some(git2::ObjectType::Commit) {
@@ -159,6 +171,37 @@ impl GitRepo {
             let _ = written;
         }
         Ok(())
+    }
+
+    /// The path in `tree` of the blob a "not found" error names.
+    fn missing_blob(&self, tree: &Tree<'_>, error: &git2::Error) -> Option<String> {
+        if error.code() != git2::ErrorCode::NotFound {
+            return None;
+        }
+        let message = error.message();
+        let id = message
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .find(|word| word.len() == 40)?;
+        let id = git2::Oid::from_str(id).ok()?;
+        let mut found = None;
+        let _ = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+            if entry.id() == id {
+                found = Some(format!("{parent}{}", entry.name().unwrap_or_default()));
+                return git2::TreeWalkResult::Abort;
+            }
+            git2::TreeWalkResult::Ok
+        });
+        found
+    }
+
+    /// Whether the repository is a partial clone (objects left on a promisor remote).
+    fn is_partial(&self) -> bool {
+        self.repo.config().is_ok_and(|config| {
+            config.get_string("extensions.partialclone").is_ok()
+                || config
+                    .entries(Some("remote\\..*\\.promisor"))
+                    .is_ok_and(|mut entries| entries.next().is_some())
+        })
     }
 
     /// Files renamed between `base` and `head` (the working tree, untracked
