@@ -543,3 +543,76 @@ fn a_duplicated_cluster_object_counts_once_the_last_definition() {
         "the later Namespace (injection disabled) wins: {web:#}"
     );
 }
+
+/// Nothing outside the paths given reaches the report: a symlink that leads
+/// out of the tree is not followed (INJ006 says so; `/proc/self/environ`
+/// used to be printed, secrets and all), `policies:` cannot name a path
+/// outside the configuration's folder, and terminal control bytes of the
+/// input are never printed raw (in snippets, messages or file names).
+#[cfg(unix)]
+#[test]
+fn files_outside_the_tree_and_control_bytes_never_reach_the_report() {
+    let dir = tree(&[
+        (
+            "repo/ok.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n",
+        ),
+        (
+            "repo/ctl.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {sidecar.istio.io/inject: \"\\e[2J\\a\"}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n---\ndata: {a: \u{1b}[31mred\u{7}}\n",
+        ),
+        (
+            "secret/token.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: the-secret-name}\n",
+        ),
+    ]);
+    let repo = dir.path().join("repo");
+    std::os::unix::fs::symlink("/proc/self/environ", repo.join("environ.yaml")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret"), repo.join("secret")).unwrap();
+    let out = bin()
+        .current_dir(&repo)
+        .env("NO_COLOR", "1")
+        .env("KUBECTL_INJECT_TEST_SECRET", "hunter2-do-not-print")
+        .args(["lint", "."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(!stdout.contains("hunter2-do-not-print"), "{stdout}");
+    assert!(!stdout.contains("the-secret-name"), "{stdout}");
+    assert!(
+        stdout.contains("outside the paths given: not followed"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "raw control bytes printed:\n{}",
+        stdout.escape_debug()
+    );
+    // `github` annotations too.
+    let out = bin()
+        .current_dir(&repo)
+        .args(["lint", "--format", "github", "."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{}",
+        stdout.escape_debug()
+    );
+
+    std::fs::write(
+        repo.join(".kubectl-inject.yaml"),
+        "policies: [/etc, ../secret]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(&repo)
+        .args(["lint", "ok.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`/etc`") && stderr.contains("absolute"), "{stderr}");
+}

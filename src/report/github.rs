@@ -59,7 +59,7 @@ fn command(report: &Report<'_>, d: &Diagnostic) -> String {
         // (unless the message starts by naming it).
         let _ = write!(message, "{object}: ");
     }
-    message.push_str(&d.message);
+    message.push_str(&crate::source::printable(&d.message));
     if report.several_deployables() {
         let deployables = report.deployable_paths(d);
         if !deployables.is_empty() {

@@ -9,7 +9,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, So
 use super::{Report, plural};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::WorkloadResult;
-use crate::source::SourceFile;
+use crate::source::{SourceFile, printable};
 
 /// How the human report looks.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ fn write_workloads(
                     row.push(deployable.clone());
                 }
                 row.extend([
-                    format!("{}/{}/{}", w.kind, w.namespace, w.name),
+                    printable(&format!("{}/{}/{}", w.kind, w.namespace, w.name)).into_owned(),
                     i.injector.to_owned(),
                     i.decision.as_str().to_owned(),
                     i.policy.clone().unwrap_or_else(|| "-".into()),
@@ -302,7 +302,10 @@ impl Shown {
         let mut related = Vec::new();
         if let Some(at) = &diagnostic.at {
             labels.push(LabeledSpan::new_primary_with_span(
-                diagnostic.label.clone(),
+                diagnostic
+                    .label
+                    .as_deref()
+                    .map(|l| printable(l).into_owned()),
                 to_span(&at.span),
             ));
         }
@@ -326,12 +329,12 @@ impl Shown {
             });
             if same_file && !far {
                 labels.push(LabeledSpan::new_with_span(
-                    Some(label.message.clone()),
+                    Some(printable(&label.message).into_owned()),
                     to_span(&label.at.span),
                 ));
             } else {
                 related.push(Note {
-                    message: label.message.clone(),
+                    message: printable(&label.message).into_owned(),
                     source: report.sources.get(label.at.file).clone(),
                     span: to_span(&label.at.span),
                 });
@@ -361,7 +364,7 @@ impl fmt::Debug for Shown {
 
 impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)?;
+        f.write_str(&printable(&self.diagnostic.message))?;
         if let (Some(object), None) = (&self.diagnostic.object, &self.diagnostic.at) {
             // A live finding has no snippet: name the object, unless the
             // message starts by naming it already.
@@ -393,7 +396,7 @@ impl miette::Diagnostic for Shown {
         self.diagnostic
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(printable(h)) as Box<dyn fmt::Display>)
     }
 
     fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {

@@ -98,12 +98,25 @@ fn walk(dirs: &[PathBuf], ignore: Option<&Gitignore>) -> (Vec<PathBuf>, Vec<Inpu
     if let Some(ignore) = ignore.cloned() {
         builder.filter_entry(move |entry| !is_ignored(&ignore, entry.path(), entry.file_type()));
     }
+    // Where the named directories really are: a symlink below them that
+    // leads elsewhere (`/proc/self/environ`, a home directory) is not
+    // followed, so nothing outside the paths given is read or shown.
+    let roots: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| d.canonicalize().unwrap_or_else(|_| absolute_normalized(d)))
+        .collect();
     let files = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         Box::new(|result| {
             match result {
                 Ok(entry) => {
+                    if entry.path_is_symlink()
+                        && let Some(error) = outside(entry.path(), &roots)
+                    {
+                        errors.lock().unwrap().push(error);
+                        return WalkState::Skip;
+                    }
                     let is_file = entry.file_type().is_some_and(|t| t.is_file());
                     if is_file && has_manifest_extension(entry.path()) {
                         files.lock().unwrap().push(entry.into_path());
@@ -115,6 +128,24 @@ fn walk(dirs: &[PathBuf], ignore: Option<&Gitignore>) -> (Vec<PathBuf>, Vec<Inpu
         })
     });
     (files.into_inner().unwrap(), errors.into_inner().unwrap())
+}
+
+/// An error for a symlink whose target is outside every root (or cannot be
+/// resolved); `None` when it stays inside.
+fn outside(link: &Path, roots: &[PathBuf]) -> Option<InputError> {
+    let message = match link.canonicalize() {
+        Ok(target) if roots.iter().any(|r| target.starts_with(r)) => return None,
+        Ok(target) => format!(
+            "symlink to {}, outside the paths given: not followed",
+            target.display()
+        ),
+        Err(e) => format!("symlink that cannot be resolved ({e}): not followed"),
+    };
+    let path = link.display().to_string();
+    Some(InputError {
+        path: path.strip_prefix("./").unwrap_or(&path).to_owned(),
+        message,
+    })
 }
 
 fn is_ignored(ignore: &Gitignore, path: &Path, file_type: Option<std::fs::FileType>) -> bool {

@@ -18,6 +18,46 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u32);
 
+/// `text` with terminal control characters (ESC, BEL, C1 controls…) shown
+/// as `?`, keeping every byte offset: snippets of a file cannot drive the
+/// terminal that prints them. YAML and JSON allow none of these outside
+/// escapes, so a document that holds one did not parse anyway.
+fn without_controls(text: Arc<str>) -> Arc<str> {
+    let is_control = |c: char| c.is_control() && !matches!(c, '\n' | '\t' | '\r');
+    if !text.chars().any(is_control) {
+        return text;
+    }
+    let cleaned: String = text
+        .chars()
+        .flat_map(|c| {
+            let width = if is_control(c) { c.len_utf8() } else { 0 };
+            let keep = (width == 0).then_some(c);
+            keep.into_iter().chain(std::iter::repeat_n('?', width))
+        })
+        .collect();
+    cleaned.into()
+}
+
+/// `text` with terminal control characters written as escapes (`\u{1b}`),
+/// for everything printed from input (values in messages, file names).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_control = |c: char| c.is_control() && !matches!(c, '\n' | '\t');
+    if !text.chars().any(is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if is_control(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A 1-based line and column; the column counts characters, as editors,
 /// SARIF (`columnKind: unicodeCodePoints`) and GitHub annotations do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,12 +83,13 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        let text: Arc<str> = text.into();
+        let text = without_controls(text.into());
+        let name = printable(&name.into()).into_owned();
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         SourceFile {
-            name: name.into(),
+            name,
             text,
             line_starts,
             live: false,
