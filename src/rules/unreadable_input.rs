@@ -7,7 +7,7 @@ pub const RULE: super::Rule = super::Rule {
     id: "INJ006",
     name: "unreadable-input",
     severity: Severity::Error,
-    summary: "an input file that could not be read (too large, unreadable, a symlink loop)",
+    summary: "an input file that could not be read (too large, unreadable, a symlink loop or a symlink out of the paths given)",
     explain: include_str!("unreadable_input.md"),
 };
 
