@@ -319,7 +319,7 @@ impl Config {
         // `policies` are read with the repository: never from elsewhere on
         // the machine (their snippets would print whatever is there).
         for (i, path) in config.policies.iter().enumerate() {
-            if let Some(problem) = outside_the_folder(path) {
+            if let Some(problem) = crate::source::leaves_its_folder(path) {
                 return Err(error(
                     root.lookup_pointer(&format!("/policies/{i}"))
                         .map_or(root.span.clone(), |(node, _)| node.span.clone()),
@@ -368,26 +368,6 @@ impl Config {
             None => Some(rule.severity),
         }
     }
-}
-
-/// Why a path written in the configuration leaves its folder, if it does.
-fn outside_the_folder(path: &str) -> Option<&'static str> {
-    let path = Path::new(path);
-    if path.is_absolute() {
-        return Some("is absolute");
-    }
-    let mut depth = 0i32;
-    for component in path.components() {
-        match component {
-            std::path::Component::ParentDir => depth -= 1,
-            std::path::Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Some("leaves the configuration's folder");
-        }
-    }
-    None
 }
 
 /// A Kubernetes version (`1.31`, `v1.31.2`) as (major, minor).

@@ -306,6 +306,13 @@ fn check(
     };
     let path = case.dir.join(output);
     let actual = injected_object(workload, ws);
+    // `--update` writes only below the test's folder.
+    if let Some(problem) = crate::source::leaves_its_folder(output) {
+        failures.push(format!(
+            "{prefix}output `{output}` {problem}: outputs are written below the test's folder"
+        ));
+        return;
+    }
     if update {
         let mut text = serde_json::to_string_pretty(&actual).unwrap_or_default();
         text.push('\n');

@@ -614,5 +614,8 @@ fn files_outside_the_tree_and_control_bytes_never_reach_the_report() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`/etc`") && stderr.contains("absolute"), "{stderr}");
+    assert!(
+        stderr.contains("`/etc`") && stderr.contains("absolute"),
+        "{stderr}"
+    );
 }

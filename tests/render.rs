@@ -278,3 +278,95 @@ fn a_missing_path_is_a_failure() {
     assert_eq!(run.code, Some(2));
     assert!(run.stdout.is_empty());
 }
+
+/// `--output-dir` writes only where it should: never through a symlink
+/// already in it, never over an input or inside one (the next run would
+/// read its output back), never two inputs to one file.
+#[cfg(unix)]
+#[test]
+fn the_output_directory_is_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config_map =
+        |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n");
+    for (path, name) in [("in/web.yaml", "web"), ("a/x.yaml", "a"), ("b/x.yaml", "b")] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), config_map(name)).unwrap();
+    }
+    std::fs::write(root.join("elsewhere.txt"), "keep me\n").unwrap();
+    std::fs::create_dir_all(root.join("out/in")).unwrap();
+    std::os::unix::fs::symlink(root.join("elsewhere.txt"), root.join("out/in/web.yaml")).unwrap();
+
+    // A symlink planted in the output directory is not written through.
+    let run = render(root, &["in", "--output-dir", "out"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("is a symlink"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(root.join("elsewhere.txt")).unwrap(),
+        "keep me\n"
+    );
+
+    // The inputs themselves, or a folder inside them.
+    for out in [".", "in", "in/rendered"] {
+        let run = render(root, &["in", "--output-dir", out]);
+        assert_eq!(run.code, Some(2), "--output-dir {out}: {}", run.stderr);
+        assert!(run.stderr.contains("inside the input"), "{}", run.stderr);
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("in/web.yaml")).unwrap(),
+        config_map("web")
+    );
+
+    // Two inputs named alike outside the current directory: one target.
+    let a = root.join("a/x.yaml");
+    let b = root.join("b/x.yaml");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = render(
+        elsewhere.path(),
+        &[
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--output-dir",
+            "out",
+        ],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("would both be written"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `test --update` writes expected outputs only below the test's folder.
+#[test]
+fn test_update_writes_only_below_the_tests_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests = dir.path().join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(
+        tests.join("t.yaml"),
+        "apiVersion: kubectl-inject.dev/v1alpha1\nkind: InjectionTest\nmetadata: {name: escape}\nspec:\n  inputs: [../apps]\n  expect:\n    - workload: {kind: Deployment, name: web}\n      decision: skip\n      output: ../stolen.json\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+    std::fs::copy(
+        repo().join(FIXTURE).join("policy.yaml"),
+        dir.path().join("apps/policy.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps/web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.27}]}\n",
+    )
+    .unwrap();
+    let output = Command::cargo_bin("kubectl-inject")
+        .unwrap()
+        .args(["test", "--update", tests.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("leaves its folder"), "{stdout}");
+    assert!(!dir.path().join("stolen.json").exists());
+}

@@ -101,7 +101,9 @@ pub fn run(global: &GlobalArgs, args: RenderArgs) -> Outcome {
     };
     let written = match &args.output_dir {
         None => write_stdout(&outputs),
-        Some(dir) => write_dir(dir, &outputs),
+        Some(dir) => {
+            check_output_dir(dir, &args.paths, &outputs).and_then(|()| write_dir(dir, &outputs))
+        }
     };
     if let Err(message) = written {
         return fail(miette::miette!("{message}"));
@@ -267,9 +269,61 @@ fn write_stdout(files: &[Output]) -> Result<(), String> {
     }
 }
 
+/// Refuses an output directory that writing would misuse: one inside (or
+/// holding) an input, whose files the next run would read back, or that
+/// would overwrite an input; and two outputs with one target.
+fn check_output_dir(dir: &Path, inputs: &[PathBuf], files: &[Output]) -> Result<(), String> {
+    let out = absolute_normalized(dir);
+    let out_real = dir.canonicalize().unwrap_or_else(|_| out.clone());
+    for input in inputs.iter().filter(|p| p.as_os_str() != "-") {
+        let input_abs = absolute_normalized(input);
+        let input_real = input.canonicalize().unwrap_or_else(|_| input_abs.clone());
+        if out.starts_with(&input_abs) || out_real.starts_with(&input_real) {
+            return Err(format!(
+                "--output-dir {} is inside the input {}: its files would be read back as input next time, and inputs overwritten; write elsewhere",
+                dir.display(),
+                input.display()
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        let target = out.join(&file.path);
+        if !seen.insert(target.clone()) {
+            return Err(format!(
+                "two inputs would both be written to {}: render them apart, or to stdout",
+                target.display()
+            ));
+        }
+        let overwrites = inputs.iter().any(|input| {
+            input.canonicalize().is_ok_and(|i| {
+                target
+                    .canonicalize()
+                    .is_ok_and(|t| t == i || t.starts_with(&i) && i.is_file())
+            })
+        });
+        if overwrites {
+            return Err(format!("{} is an input: not overwritten", target.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes each output below `dir`, never through a symlink that is already
+/// there (it could lead anywhere).
 fn write_dir(dir: &Path, files: &[Output]) -> Result<(), String> {
     for file in files {
         let target = dir.join(&file.path);
+        let mut at = dir.to_path_buf();
+        for component in file.path.components() {
+            at.push(component);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(format!(
+                    "{} is a symlink: not written through (it could lead outside --output-dir)",
+                    at.display()
+                ));
+            }
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }

@@ -58,6 +58,27 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Why a relative path written in a file (a configuration's `policies`, a
+/// test's `output`) leaves the folder it is relative to, if it does.
+pub fn leaves_its_folder(path: &str) -> Option<&'static str> {
+    let path = std::path::Path::new(path);
+    if path.is_absolute() {
+        return Some("is absolute");
+    }
+    let mut depth = 0i32;
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Some("leaves its folder");
+        }
+    }
+    None
+}
+
 /// A 1-based line and column; the column counts characters, as editors,
 /// SARIF (`columnKind: unicodeCodePoints`) and GitHub annotations do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
