@@ -295,15 +295,17 @@ fn check_output_dir(dir: &Path, inputs: &[PathBuf], files: &[Output]) -> Result<
                 target.display()
             ));
         }
-        let overwrites = inputs.iter().any(|input| {
-            input.canonicalize().is_ok_and(|i| {
-                target
-                    .canonicalize()
-                    .is_ok_and(|t| t == i || t.starts_with(&i) && i.is_file())
-            })
-        });
+        // A target that is an input, or inside an input folder, would be
+        // overwritten now or read back next time.
+        let overwrites = inputs
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .any(|input| target.starts_with(absolute_normalized(input)));
         if overwrites {
-            return Err(format!("{} is an input: not overwritten", target.display()));
+            return Err(format!(
+                "{} is an input, or inside one: not overwritten; write elsewhere",
+                target.display()
+            ));
         }
     }
     Ok(())
