@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::{CheckInput, InjectedEntry, as_int};
 use crate::diagnostic::Diagnostic;
 use crate::injectors::own::catalog::join;
+use crate::model::security_context;
 use crate::rules::pod_security_violation;
 
 /// The namespace label that sets the enforced level.
@@ -44,12 +45,9 @@ fn breach(reason: String, at: &[&str]) -> Breach {
 
 fn container_breaches(entry: &InjectedEntry<'_>, pod: &Value, restricted: bool) -> Vec<Breach> {
     let c = entry.value;
-    let sc = c.get("securityContext");
-    let field = |path: &str| sc.and_then(|s| s.pointer(path));
-    let pod_field = |path: &str| {
-        pod.pointer("/spec/securityContext")
-            .and_then(|s| s.pointer(path))
-    };
+    // The container's own field, else the pod's where a pod may set it for
+    // all its containers, as the kubelet and Pod Security Admission read it.
+    let field = |path: &str| security_context::effective(c, pod, path).map(|(v, _)| v);
     let mut out = Vec::new();
     if field("/privileged").and_then(Value::as_bool) == Some(true) {
         out.push(breach(
@@ -118,18 +116,14 @@ fn container_breaches(entry: &InjectedEntry<'_>, pod: &Value, restricted: bool) 
             &["/securityContext/capabilities", "/securityContext", "/name"],
         ));
     }
-    let non_root = field("/runAsNonRoot")
-        .or_else(|| pod_field("/runAsNonRoot"))
-        .and_then(Value::as_bool);
+    let non_root = field("/runAsNonRoot").and_then(Value::as_bool);
     if non_root != Some(true) {
         out.push(breach(
             "does not set `runAsNonRoot: true`".into(),
             &["/securityContext/runAsNonRoot", "/securityContext", "/name"],
         ));
     }
-    let user = field("/runAsUser")
-        .or_else(|| pod_field("/runAsUser"))
-        .and_then(as_int);
+    let user = field("/runAsUser").and_then(as_int);
     if user == Some(0) {
         out.push(breach(
             "runs as root (`runAsUser: 0`)".into(),
@@ -146,9 +140,7 @@ fn container_breaches(entry: &InjectedEntry<'_>, pod: &Value, restricted: bool) 
             ],
         ));
     }
-    let seccomp = field("/seccompProfile/type")
-        .or_else(|| pod_field("/seccompProfile/type"))
-        .and_then(Value::as_str);
+    let seccomp = field("/seccompProfile/type").and_then(Value::as_str);
     if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
         out.push(breach(
             "has no seccomp profile `RuntimeDefault` or `Localhost`".into(),

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{CheckInput, as_int};
 use crate::diagnostic::Diagnostic;
+use crate::model::security_context::{self, Level};
 use crate::rules::injected_port_collision;
 
 fn ports(container: &Value) -> Vec<(usize, i64, String)> {
@@ -26,8 +27,10 @@ fn ports(container: &Value) -> Vec<(usize, i64, String)> {
         .collect()
 }
 
-fn run_as_user(container: &Value) -> Option<i64> {
-    as_int(container.get("securityContext")?.get("runAsUser")?)
+/// The user a container runs as: its own `runAsUser`, else the pod's.
+fn run_as_user(container: &Value, pod: &Value) -> Option<(i64, Level)> {
+    let (value, level) = security_context::effective(container, pod, "/runAsUser")?;
+    Some((as_int(value)?, level))
 }
 
 pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
@@ -39,7 +42,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
         }
         let sidecar = entry.name();
         let injected_ports = ports(entry.value);
-        let proxy_user = run_as_user(entry.value);
+        let proxy_user = run_as_user(entry.value, input.pod_after);
         for (pointer, app) in &apps {
             let app_name = app.get("name").and_then(Value::as_str).unwrap_or("");
             for (j, port, protocol) in ports(app) {
@@ -65,18 +68,30 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
                     format!("`{sidecar}` listens on {port}/{protocol} here"),
                 ));
             }
-            if let (Some(user), Some(app_user)) = (proxy_user, run_as_user(app))
+            if let (Some((user, proxy_level)), Some((app_user, app_level))) =
+                (proxy_user, run_as_user(app, input.pod_after))
                 && user == app_user
             {
+                let inherited = app_level == Level::Pod;
                 let d = input.at_workload(
-                    injected_port_collision::user(&input.display(), sidecar, app_name, user),
-                    &format!("{pointer}/securityContext/runAsUser"),
+                    injected_port_collision::user(
+                        &input.display(),
+                        sidecar,
+                        app_name,
+                        user,
+                        inherited,
+                    ),
+                    &format!("{}/runAsUser", app_level.context_pointer(pointer)),
                 );
-                out.push(input.label_template(
-                    d,
-                    &entry.template_pointer("/securityContext/runAsUser"),
-                    format!("`{sidecar}` runs as user {user} here"),
-                ));
+                out.push(match proxy_level {
+                    Level::Container => input.label_template(
+                        d,
+                        &entry.template_pointer("/securityContext/runAsUser"),
+                        format!("`{sidecar}` runs as user {user} here"),
+                    ),
+                    // Both inherit the pod's user: the primary span says it.
+                    Level::Pod => d,
+                });
             }
         }
     }

@@ -16,6 +16,7 @@ use crate::injectors::own::interpolate::escape_pointer;
 use crate::injectors::own::mutate::PodFacts;
 use crate::model::Object;
 use crate::model::namespace::NAME_LABEL;
+use crate::model::security_context;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
 
@@ -394,9 +395,8 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
         }
         // Istio lets the proxy's own user through; exclusions are the
         // documented workaround.
-        let uid = container
-            .pointer("/securityContext/runAsUser")
-            .and_then(Value::as_i64);
+        let uid =
+            security_context::effective(container, pod, "/runAsUser").and_then(|(v, _)| v.as_i64());
         if proxy == "istio-proxy"
             && (uid == Some(1337)
                 || annotations.contains_key("traffic.sidecar.istio.io/excludeOutboundIPRanges")

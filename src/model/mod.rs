@@ -3,6 +3,7 @@
 
 pub mod deployable;
 pub mod namespace;
+pub mod security_context;
 pub mod selector;
 pub mod workload;
 

@@ -22,15 +22,25 @@ pub fn port(workload: &str, sidecar: &str, app: &str, port: i64, protocol: &str)
     .help("move the app to another port, or change the sidecar's port through its template (or a template parameter)")
 }
 
-pub fn user(workload: &str, sidecar: &str, app: &str, uid: i64) -> Diagnostic {
+pub fn user(workload: &str, sidecar: &str, app: &str, uid: i64, inherited: bool) -> Diagnostic {
+    let how = if inherited {
+        " (inherited from the pod's `securityContext`)"
+    } else {
+        ""
+    };
+    let label = if inherited {
+        format!("every container without its own `runAsUser` runs as {uid}, the proxy's user")
+    } else {
+        format!("runs as the proxy's user {uid}")
+    };
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: app container `{app}` runs as user {uid}, the user id of injected container `{sidecar}`; traffic interception exempts that user's traffic, so the app's outbound connections bypass the proxy"
+            "{workload}: app container `{app}` runs as user {uid}{how}, the user id of injected container `{sidecar}`; traffic interception exempts that user's traffic, so the app's outbound connections bypass the proxy"
         ),
     )
-    .label(format!("runs as the proxy's user {uid}"))
+    .label(label)
     .help(format!(
-        "run the app as another user than {uid}, or change the proxy's user id in its template"
+        "run the app as another user than {uid} (its own `securityContext.runAsUser` overrides the pod's), or change the proxy's user id in its template"
     ))
 }
