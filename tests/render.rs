@@ -370,3 +370,192 @@ fn test_update_writes_only_below_the_tests_folder() {
     assert!(stdout.contains("leaves its folder"), "{stdout}");
     assert!(!dir.path().join("stolen.json").exists());
 }
+
+/// A template adding container `proxy`, init container `setup` and volume
+/// `certs` to every pod of namespace `shop`.
+const PROXY_EVERYWHERE: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: kubectl-inject.dev/v1alpha1
+kind: SidecarTemplate
+metadata: {name: envoy-proxy}
+spec:
+  version: 1.4.0
+  initContainers:
+    - {name: setup, image: "envoyproxy/envoy:v1.31.0"}
+  containers:
+    - {name: proxy, image: "envoyproxy/envoy:v1.31.0"}
+  volumes:
+    - {name: certs, emptyDir: {}}
+---
+apiVersion: kubectl-inject.dev/v1alpha1
+kind: ClusterInjectionPolicy
+metadata: {name: mesh}
+spec: {action: inject, template: envoy-proxy}
+"#;
+
+fn deployment(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:\n        - {{name: app, image: \"example/app:1.0\"}}\n{spec}"
+    )
+}
+
+/// The own injector never emits a pod the API server refuses: a workload
+/// that already has a container (or init container) or volume of a name
+/// the template adds is decided `deny`, and `render` leaves it as written.
+/// It used to print two containers called `proxy`, and rendering that
+/// output again dropped one of them.
+#[test]
+fn a_workload_already_using_an_injected_name_is_denied_and_left_as_written() {
+    let clashes = [
+        (
+            "own-sidecar",
+            "        - {name: proxy, image: \"example/proxy:1.0\"}\n",
+            "a container named `proxy`",
+        ),
+        (
+            "own-init",
+            "      initContainers:\n        - {name: setup, image: \"example/setup:1.0\"}\n",
+            "a container named `setup`",
+        ),
+        (
+            "init-named-like-the-sidecar",
+            "      initContainers:\n        - {name: proxy, image: \"example/setup:1.0\"}\n",
+            "a container named `proxy`",
+        ),
+        (
+            "own-volume",
+            "      volumes:\n        - {name: certs, secret: {secretName: certs}}\n",
+            "a volume named `certs`",
+        ),
+    ];
+    let workloads: Vec<String> = clashes
+        .iter()
+        .map(|(name, spec, _)| deployment(name, spec))
+        .chain([deployment("clean", "")])
+        .collect();
+    let text = format!("{PROXY_EVERYWHERE}---\n{}", workloads.join("---\n"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.yaml"), &text).unwrap();
+
+    let run = render(dir.path(), &["shop.yaml"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("INJ304"), "{}", run.stderr);
+    for (workload, (name, _, _)) in workloads.iter().zip(&clashes) {
+        assert!(
+            run.stdout.contains(workload.as_str()),
+            "{name} is left as written:\n{}",
+            run.stdout
+        );
+    }
+    let rendered = documents(&run.stdout);
+    let clean = rendered
+        .iter()
+        .find(|d| id(d) == "Deployment/clean")
+        .unwrap();
+    assert!(is_injected(clean));
+    for document in rendered
+        .iter()
+        .filter(|d| d.get_str("kind") == Some("Deployment"))
+    {
+        for field in ["containers", "initContainers"] {
+            let names = container_names(document, field);
+            let mut unique = names.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(names.len(), unique.len(), "{}: {names:?}", id(document));
+        }
+    }
+
+    let output = Command::cargo_bin("kubectl-inject")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["simulate", "--format", "json", "shop.yaml"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for (name, _, what) in &clashes {
+        let workload = report["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == *name)
+            .unwrap();
+        let own = &workload["injectors"][0];
+        assert_eq!(own["decision"], "deny", "{name}: {own:#}");
+        assert!(own.get("added").is_none(), "{name}: {own:#}");
+        let reasons = own["reasons"].to_string();
+        assert!(reasons.contains(what), "{name}: {reasons}");
+    }
+
+    // Rendering the output again changes nothing.
+    std::fs::write(dir.path().join("rendered.yaml"), &run.stdout).unwrap();
+    let again = render(dir.path(), &["rendered.yaml"]);
+    assert_eq!(again.stdout, run.stdout);
+}
+
+/// `render` of `render`'s output is byte-identical, for every workload of
+/// every single-file fixture (own and known injectors) and of `testdata/`
+/// (run inside it, so its configuration makes it one environment, as the
+/// flat output is). Known injectors' lists used to move inside `spec` on
+/// the second run.
+#[test]
+fn rendering_any_fixture_twice_changes_nothing() {
+    let mut inputs: Vec<std::path::PathBuf> = Vec::new();
+    for rule in std::fs::read_dir(repo().join("tests/fixtures")).unwrap() {
+        let rule = rule.unwrap().path();
+        let Ok(files) = std::fs::read_dir(&rule) else {
+            continue;
+        };
+        for file in files {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "yaml")
+                && file.file_name().is_some_and(|n| n != "kubectl-inject.yaml")
+            {
+                inputs.push(file);
+            }
+        }
+    }
+    inputs.sort();
+    assert!(inputs.len() > 80, "{}", inputs.len());
+    let testdata = repo().join("testdata");
+    let runs = inputs
+        .iter()
+        .map(|input| (input.parent().unwrap(), input.to_str().unwrap()))
+        .chain([(testdata.as_path(), ".")]);
+    for (cwd, input) in runs {
+        let first = render(cwd, &[input]);
+        let dir = tempfile::tempdir().unwrap();
+        // The same configuration (known injectors' settings) for both runs.
+        for name in ["kubectl-inject.yaml", ".kubectl-inject.yaml"] {
+            if cwd.join(name).is_file() {
+                std::fs::copy(cwd.join(name), dir.path().join(name)).unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("rendered.yaml"), &first.stdout).unwrap();
+        let second = render(dir.path(), &["rendered.yaml"]);
+        assert!(
+            second.stdout == first.stdout,
+            "{input} (in {}): rendering the output again changed it:\n{}",
+            cwd.display(),
+            line_diff(&first.stdout, &second.stdout)
+        );
+    }
+}
+
+/// The first differing line and its neighbourhood.
+fn line_diff(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let at = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let from = at.saturating_sub(3);
+    format!(
+        "first run:\n{}\nsecond run:\n{}",
+        a[from..(at + 4).min(a.len())].join("\n"),
+        b[from..(at + 4).min(b.len())].join("\n")
+    )
+}

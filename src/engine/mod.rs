@@ -315,9 +315,18 @@ fn simulate_one(
                 added: &injection.added,
                 kubernetes_version: settings.kubernetes_version,
             }));
-        added = Some(injection.added);
-        pod_after = Some(injection.pod);
-        pod_before = Some(before);
+        if injection.collisions.is_empty() {
+            added = Some(injection.added);
+            pod_after = Some(injection.pod);
+            pod_before = Some(before);
+        } else {
+            // Never emit a pod the API server refuses: `render` leaves the
+            // workload as written and `serve` rejects the pod, saying why.
+            decision.outcome = Outcome::Deny;
+            decision
+                .reasons
+                .extend(injection.collisions.iter().map(|c| c.reason()));
+        }
     }
     let own_intercepts =
         decision.outcome == Outcome::Inject && template.is_some_and(|t| t.intercepts_traffic);

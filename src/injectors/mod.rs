@@ -4,4 +4,5 @@
 
 pub mod known;
 pub mod own;
+pub(crate) mod pod_lists;
 pub mod webhooks;

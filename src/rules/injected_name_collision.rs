@@ -16,7 +16,7 @@ pub fn new(workload: &str, kind: &str, name: &str, template: &str) -> Diagnostic
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: template `{template}` injects a {kind} named `{name}`, which the workload already has; the API server rejects the pod (duplicate {kind} name), so no pod of it starts"
+            "{workload}: template `{template}` injects a {kind} named `{name}`, which the workload already has; a pod with two {kind}s of one name is refused at admission, so no pod of it starts"
         ),
     )
     .label(format!("the workload's own {kind} `{name}`"))

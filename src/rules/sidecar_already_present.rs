@@ -15,7 +15,7 @@ pub fn new(workload: &str, name: &str, repository: &str, template: &str) -> Diag
     Diagnostic::new(
         &RULE,
         format!(
-            "{workload}: container `{name}` ({repository}) is the sidecar that template `{template}` injects, added by hand; the injector adds it again and the API server rejects the pod (duplicate container name)"
+            "{workload}: container `{name}` ({repository}) is the sidecar that template `{template}` injects, added by hand; injecting it again would give the pod two containers of one name, which admission refuses, so no pod of it starts"
         ),
     )
     .label("the sidecar, added by hand")

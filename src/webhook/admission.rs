@@ -952,14 +952,13 @@ mod tests {
         assert_eq!(answer.status, 200, "{}", message(&answer));
     }
 
-    /// A pod whose `metadata.namespace` is `""` lands in the request's
-    /// namespace, as the API server puts it: it was judged in namespace
-    /// `""`, which no policy selects, and admitted without injection.
-    #[test]
-    fn an_empty_namespace_in_the_pod_is_the_requests() {
+    /// A set of one template (`proxy@1.0.0`, container `proxy`) and a
+    /// policy injecting it in namespaces labelled `mesh: on`.
+    fn proxy_mesh() -> Loaded {
         let template = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",
             "metadata": {"name": "proxy", "namespace": "kubectl-inject-system"},
-            "spec": {"version": "1.0.0", "containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}]}}"#;
+            "spec": {"version": "1.0.0", "containers": [{"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}],
+                     "volumes": [{"name": "proxy-certs", "emptyDir": {}}]}}"#;
         let policy = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "ClusterInjectionPolicy",
             "metadata": {"name": "mesh"},
             "spec": {"namespaceSelector": {"matchLabels": {"mesh": "on"}}, "action": "inject", "template": "proxy@1.0.0"}}"#;
@@ -972,13 +971,79 @@ mod tests {
                 )
             })
             .collect();
-        let loaded = set_options().build(inputs, 1).unwrap();
-        let lookup = |ns: &str| {
-            (ns == "shop").then(|| {
-                let labels: Labels = [("mesh".to_owned(), "on".to_owned())].into_iter().collect();
-                (labels, Labels::default())
-            })
-        };
+        set_options().build(inputs, 1).unwrap()
+    }
+
+    /// Namespace `shop` is labelled `mesh: on`.
+    fn shop_in_mesh(ns: &str) -> Option<(Labels, Labels)> {
+        (ns == "shop").then(|| {
+            let labels: Labels = [("mesh".to_owned(), "on".to_owned())].into_iter().collect();
+            (labels, Labels::default())
+        })
+    }
+
+    /// A pod that already has a container or volume of a name the template
+    /// adds (by hand, without the status annotation) is rejected with the
+    /// reason: the patch used to add a second `proxy`, which the API server
+    /// refuses with a less helpful message.
+    #[test]
+    fn a_pod_already_using_an_injected_name_is_rejected_not_patched() {
+        let loaded = proxy_mesh();
+        for (list, entry, what) in [
+            (
+                "containers",
+                json!({"name": "proxy", "image": "example/proxy:1"}),
+                "a container named `proxy`",
+            ),
+            (
+                "initContainers",
+                json!({"name": "proxy", "image": "example/setup:1"}),
+                "a container named `proxy`",
+            ),
+            (
+                "volumes",
+                json!({"name": "proxy-certs", "emptyDir": {}}),
+                "a volume named `proxy-certs`",
+            ),
+        ] {
+            let mut review: Value = serde_json::from_str(&pod_review("Pod")).unwrap();
+            let spec = &mut review["request"]["object"]["spec"];
+            match spec.get_mut(list).and_then(Value::as_array_mut) {
+                Some(items) => items.push(entry),
+                None => spec[list] = json!([entry]),
+            }
+            let body = review.to_string();
+            let denied = inject(&loaded, body.as_bytes(), &shop_in_mesh, OnError::Deny);
+            assert_eq!(denied.status, 200, "{}", message(&denied));
+            let reply: Value = serde_json::from_slice(&denied.body).unwrap();
+            assert_eq!(reply["response"]["allowed"], false, "{list}: {reply:#}");
+            assert!(reply["response"]["patch"].is_null(), "{list}: {reply:#}");
+            assert!(
+                message(&denied).contains(what),
+                "{list}: {}",
+                message(&denied)
+            );
+            assert_eq!(denied.record.outcome, "deny");
+            // `--on-error allow`: admitted as sent, never with the patch.
+            let admitted = inject(&loaded, body.as_bytes(), &shop_in_mesh, OnError::Allow);
+            let reply: Value = serde_json::from_slice(&admitted.body).unwrap();
+            assert_eq!(reply["response"]["allowed"], true, "{list}: {reply:#}");
+            assert!(reply["response"]["patch"].is_null(), "{list}: {reply:#}");
+        }
+        // Without the clash the pod is injected.
+        let body = pod_review("Pod");
+        let injected = inject(&loaded, body.as_bytes(), &shop_in_mesh, OnError::Deny);
+        let reply: Value = serde_json::from_slice(&injected.body).unwrap();
+        assert!(reply["response"]["patch"].is_string(), "{reply:#}");
+    }
+
+    /// A pod whose `metadata.namespace` is `""` lands in the request's
+    /// namespace, as the API server puts it: it was judged in namespace
+    /// `""`, which no policy selects, and admitted without injection.
+    #[test]
+    fn an_empty_namespace_in_the_pod_is_the_requests() {
+        let loaded = proxy_mesh();
+        let lookup = shop_in_mesh;
         for pod_namespace in [json!(""), json!(null)] {
             let mut review: Value = serde_json::from_str(&pod_review("Pod")).unwrap();
             review["request"]["object"]["metadata"]["namespace"] = pod_namespace.clone();

@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 
 use super::decide::go_bool;
 use super::settings::KnownSettings;
-use crate::injectors::own::mutate::{Added, PodFacts, remove_named};
+use crate::injectors::own::mutate::{Added, PodFacts};
+use crate::injectors::pod_lists::{edit_list, remove_named};
 
 /// What one injector adds to one pod.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1283,19 +1284,6 @@ fn key_of(item: &Value) -> Option<(&'static str, &str)> {
     None
 }
 
-fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
-    match map.remove(key) {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
-}
-
-fn put_array(map: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
-    if !items.is_empty() {
-        map.insert(key.to_owned(), Value::Array(items));
-    }
-}
-
 /// `map[key]` as an object, made one if absent or of another type.
 pub(crate) fn ensure_object<'a>(
     map: &'a mut Map<String, Value>,
@@ -1415,57 +1403,59 @@ pub fn apply(pod: &Value, injector: &str, additions: &Additions) -> Applied {
         additions
     };
 
-    let app_init = take_array(spec, "initContainers");
-    let mut init: Vec<Value> = additions.init_containers.clone();
-    init.extend(additions.native_sidecars.iter().cloned());
-    init.extend(app_init);
-    init.extend(additions.late_init_containers.iter().cloned());
-    put_array(spec, "initContainers", init);
+    edit_list(spec, "initContainers", |app_init| {
+        let mut init: Vec<Value> = additions.init_containers.clone();
+        init.extend(additions.native_sidecars.iter().cloned());
+        init.extend(app_init);
+        init.extend(additions.late_init_containers.iter().cloned());
+        init
+    });
 
-    let mut containers = take_array(spec, "containers");
-    for patch in &additions.container_patches {
-        let name = patch.get("name");
-        if let Some(target) = containers.iter_mut().find(|c| c.get("name") == name) {
-            merge_value(target, patch);
+    edit_list(spec, "containers", |mut containers| {
+        for patch in &additions.container_patches {
+            let name = patch.get("name");
+            if let Some(target) = containers.iter_mut().find(|c| c.get("name") == name) {
+                merge_value(target, patch);
+            }
         }
-    }
-    let mut sidecars = additions.containers.iter().cloned();
-    if additions.containers_first
-        && let Some(first) = sidecars.next()
-    {
-        containers.insert(0, first);
-    }
-    containers.extend(sidecars);
-    put_array(spec, "containers", containers);
+        let mut sidecars = additions.containers.iter().cloned();
+        if additions.containers_first
+            && let Some(first) = sidecars.next()
+        {
+            containers.insert(0, first);
+        }
+        containers.extend(sidecars);
+        containers
+    });
 
-    let existing = take_array(spec, "volumes");
-    let volumes = if additions.volumes_first {
-        additions.volumes.iter().cloned().chain(existing).collect()
-    } else {
-        existing
-            .into_iter()
-            .chain(additions.volumes.iter().cloned())
-            .collect()
-    };
-    put_array(spec, "volumes", volumes);
+    edit_list(spec, "volumes", |existing| {
+        if additions.volumes_first {
+            additions.volumes.iter().cloned().chain(existing).collect()
+        } else {
+            existing
+                .into_iter()
+                .chain(additions.volumes.iter().cloned())
+                .collect()
+        }
+    });
 
-    let existing = take_array(spec, "imagePullSecrets");
-    let new: Vec<Value> = additions
-        .image_pull_secrets
-        .iter()
-        .filter(|s| {
-            !existing
-                .iter()
-                .any(|e| e.get("name").and_then(Value::as_str) == Some(s))
-        })
-        .map(|s| json!({"name": s}))
-        .collect();
-    let secrets = if additions.volumes_first {
-        new.into_iter().chain(existing).collect()
-    } else {
-        existing.into_iter().chain(new).collect()
-    };
-    put_array(spec, "imagePullSecrets", secrets);
+    edit_list(spec, "imagePullSecrets", |existing| {
+        let new: Vec<Value> = additions
+            .image_pull_secrets
+            .iter()
+            .filter(|s| {
+                !existing
+                    .iter()
+                    .any(|e| e.get("name").and_then(Value::as_str) == Some(s))
+            })
+            .map(|s| json!({"name": s}))
+            .collect();
+        if additions.volumes_first {
+            new.into_iter().chain(existing).collect()
+        } else {
+            existing.into_iter().chain(new).collect()
+        }
+    });
 
     let metadata = ensure_object(root, "metadata");
     for (field, pairs) in [

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::catalog::ResolvedTemplate;
 use super::interpolate::{Vars, interpolate};
 use super::template::Parameter;
+use crate::injectors::pod_lists;
 
 /// Pod annotation recording what the injector added.
 pub const STATUS_ANNOTATION: &str = "kubectl-inject.dev/status";
@@ -55,6 +56,60 @@ pub struct Injection {
     pub pod: Value,
     pub added: Added,
     pub rejected: Vec<RejectedParameter>,
+    /// Added names the pod already uses: the API server refuses such a pod,
+    /// so the injector must reject it instead of emitting it (the pod is
+    /// kept for the checks that point at both definitions).
+    pub collisions: Vec<NameCollision>,
+}
+
+/// An added container or volume whose name the pod already has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCollision {
+    /// `container` (containers and init containers share one namespace of
+    /// names) or `volume`.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl NameCollision {
+    /// Why the injector rejects the pod, for decisions and admission.
+    pub fn reason(&self) -> String {
+        format!(
+            "the pod already has a {kind} named `{name}` that the injector did not add, and the template adds one; the API server refuses a pod with two {kind}s of one name, so the injector rejects the pod",
+            kind = self.kind,
+            name = self.name
+        )
+    }
+}
+
+/// Added names that `pod` (before the injection, after undoing an earlier
+/// one) already uses, in the order they are added.
+fn collisions(pod: &Value, added: &Added) -> Vec<NameCollision> {
+    let present = |lists: &[&str]| -> Vec<&str> {
+        lists
+            .iter()
+            .filter_map(|list| pod.get("spec")?.get(*list)?.as_array())
+            .flatten()
+            .filter_map(|item| item.get("name")?.as_str())
+            .collect()
+    };
+    let containers = present(&["initContainers", "containers", "ephemeralContainers"]);
+    let volumes = present(&["volumes"]);
+    let mut out: Vec<NameCollision> = Vec::new();
+    let added_containers = added.init_containers.iter().chain(&added.containers);
+    let candidates = added_containers
+        .map(|name| ("container", name, &containers))
+        .chain(added.volumes.iter().map(|name| ("volume", name, &volumes)));
+    for (kind, name, taken) in candidates {
+        let collision = NameCollision {
+            kind,
+            name: name.clone(),
+        };
+        if taken.contains(&name.as_str()) && !out.contains(&collision) {
+            out.push(collision);
+        }
+    }
+    out
 }
 
 /// The pod facts interpolation may use.
@@ -80,30 +135,14 @@ pub fn uninject(pod: &mut Value) -> Option<Status> {
         .pointer_mut("/metadata/annotations")
         .and_then(Value::as_object_mut)
     {
-        annotations.remove(STATUS_ANNOTATION);
+        annotations.shift_remove(STATUS_ANNOTATION);
     }
     if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
-        remove_named(spec, "initContainers", &status.init_containers);
-        remove_named(spec, "containers", &status.containers);
-        remove_named(spec, "volumes", &status.volumes);
+        pod_lists::remove_named(spec, "initContainers", &status.init_containers);
+        pod_lists::remove_named(spec, "containers", &status.containers);
+        pod_lists::remove_named(spec, "volumes", &status.volumes);
     }
     Some(status)
-}
-
-/// Removes the entries of `spec[field]` whose `name` is in `names` (and
-/// the field when it ends up empty).
-pub(crate) fn remove_named(spec: &mut Map<String, Value>, field: &str, names: &[String]) {
-    let Some(list) = spec.get_mut(field).and_then(Value::as_array_mut) else {
-        return;
-    };
-    list.retain(|item| {
-        item.get("name")
-            .and_then(Value::as_str)
-            .is_none_or(|n| !names.iter().any(|x| x == n))
-    });
-    if list.is_empty() {
-        spec.remove(field);
-    }
 }
 
 /// Injects `template` into `pod` (first undoing an earlier injection).
@@ -184,6 +223,7 @@ pub fn inject(
         added.init_containers.append(&mut added.containers);
         new_init.append(&mut sidecars);
     }
+    let collisions = collisions(&pod, &added);
 
     let root = ensure_object(&mut pod);
     let spec = ensure_object(
@@ -193,19 +233,22 @@ pub fn inject(
     // The injector's init containers run first (they set up what the app's
     // init containers may need); its sidecars run after the app's containers.
     if !new_init.is_empty() {
-        let existing = take_array(spec, "initContainers");
-        new_init.extend(existing);
-        spec.insert("initContainers".into(), Value::Array(new_init));
+        pod_lists::edit_list(spec, "initContainers", |existing| {
+            new_init.extend(existing);
+            new_init
+        });
     }
     if !sidecars.is_empty() {
-        let mut containers = take_array(spec, "containers");
-        containers.extend(sidecars);
-        spec.insert("containers".into(), Value::Array(containers));
+        pod_lists::edit_list(spec, "containers", |mut containers| {
+            containers.extend(sidecars);
+            containers
+        });
     }
     if !volumes.is_empty() {
-        let mut existing = take_array(spec, "volumes");
-        existing.extend(volumes);
-        spec.insert("volumes".into(), Value::Array(existing));
+        pod_lists::edit_list(spec, "volumes", |mut existing| {
+            existing.extend(volumes);
+            existing
+        });
     }
 
     let metadata = ensure_object(
@@ -236,6 +279,7 @@ pub fn inject(
         pod,
         added,
         rejected,
+        collisions,
     }
 }
 
@@ -244,13 +288,6 @@ fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
         *value = Value::Object(Map::new());
     }
     value.as_object_mut().expect("just made an object")
-}
-
-fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
-    match map.remove(key) {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
 }
 
 fn merge_strings(
@@ -332,6 +369,38 @@ mod tests {
     fn pod() -> Value {
         json!({"metadata": {"labels": {"app": "web"}, "annotations": {"sidecar.kubectl-inject.dev/proxy-cpu": "250m"}},
                "spec": {"initContainers": [{"name": "migrate"}], "containers": [{"name": "web"}]}})
+    }
+
+    #[test]
+    fn names_the_pod_already_uses_are_collisions_but_its_own_injection_is_not() {
+        let mut pod = pod();
+        pod["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "proxy-init"}));
+        pod["spec"]["volumes"] = json!([{"name": "proxy-certs"}]);
+        let out = inject(&pod, &template(false), None, &facts(), pattern_check);
+        let found: Vec<(&str, &str)> = out
+            .collisions
+            .iter()
+            .map(|c| (c.kind, c.name.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [("container", "proxy-init"), ("volume", "proxy-certs")]
+        );
+        // Injecting the injected pod again undoes the first injection.
+        let once = inject(
+            &self::pod(),
+            &template(false),
+            None,
+            &facts(),
+            pattern_check,
+        );
+        assert!(once.collisions.is_empty());
+        let twice = inject(&once.pod, &template(false), None, &facts(), pattern_check);
+        assert!(twice.collisions.is_empty(), "{:?}", twice.collisions);
+        assert_eq!(twice.pod, once.pod);
     }
 
     #[test]
