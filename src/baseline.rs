@@ -18,10 +18,9 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, ObjectRef};
 use crate::lint::{Analysis, LintOutcome};
 use crate::load::Workspace;
-use crate::model::Object;
-use crate::source::FileId;
+use crate::model::index::ObjectIndex;
 use crate::source::git::{GitRepo, Revision};
-use crate::yaml::{Node, Value};
+use crate::yaml::{FieldPath, pointer};
 
 /// What a `--base` run compared with, for the reports.
 #[derive(Debug, Clone, Serialize)]
@@ -103,8 +102,10 @@ pub fn fingerprints(
                 d.at.as_ref()
                     .and_then(|at| index.containing(&ws.objects, at.file, at.span.start));
             let path = match (containing, &d.path, &d.at) {
-                (Some(object), Some(pointer), _) => named_pointer(&object.root, pointer),
-                (Some(object), None, Some(at)) => path_at(&object.root, at.span.start),
+                (Some(object), Some(pointer), _) => pointer::named(&object.root, pointer),
+                (Some(object), None, Some(at)) => {
+                    FieldPath::at(&object.root, at.span.start).pointer()
+                }
                 (None, Some(pointer), _) => pointer.clone(),
                 (_, None, _) => String::new(),
             };
@@ -199,115 +200,4 @@ pub fn keep_new(
         }
     });
     before - head.len()
-}
-
-/// Objects per file, to find the one a finding's position falls in.
-pub(crate) struct ObjectIndex(HashMap<FileId, Vec<usize>>);
-
-impl ObjectIndex {
-    pub(crate) fn new(objects: &[Object]) -> Self {
-        let mut by_file: HashMap<FileId, Vec<usize>> = HashMap::new();
-        for (i, object) in objects.iter().enumerate() {
-            by_file.entry(object.file).or_default().push(i);
-        }
-        ObjectIndex(by_file)
-    }
-
-    /// The smallest object around `offset` (a `List` item rather than its list).
-    pub(crate) fn containing<'o>(
-        &self,
-        objects: &'o [Object],
-        file: FileId,
-        offset: usize,
-    ) -> Option<&'o Object> {
-        self.0
-            .get(&file)?
-            .iter()
-            .map(|&i| &objects[i])
-            .filter(|o| o.root.span.start <= offset && offset <= o.root.span.end)
-            .min_by_key(|o| o.root.span.len())
-    }
-}
-
-/// One step into a sequence: the item's `name` when it has one.
-fn item_segment(item: &Node, index: usize) -> String {
-    match item.get_str("name") {
-        Some(name) => format!("[{name}]"),
-        None => format!("/{index}"),
-    }
-}
-
-fn key_segment(key: &str) -> String {
-    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
-}
-
-/// The field path of the deepest node at `offset`, list items by name.
-pub(crate) fn path_at(root: &Node, offset: usize) -> String {
-    crate::yaml::FieldPath::at(root, offset).pointer()
-}
-
-/// `pointer` with its sequence indices replaced by item names where the
-/// items have them; the steps past what `root` holds are kept as written.
-fn named_pointer(root: &Node, pointer: &str) -> String {
-    let mut path = String::new();
-    let mut node = Some(root);
-    for segment in crate::yaml::pointer_segments(pointer) {
-        match node.map(|n| &n.value) {
-            Some(Value::Seq(items)) => match segment
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| Some((i, items.get(i)?)))
-            {
-                Some((i, item)) => {
-                    path.push_str(&item_segment(item, i));
-                    node = Some(item);
-                }
-                None => {
-                    path.push_str(&key_segment(&segment));
-                    node = None;
-                }
-            },
-            Some(Value::Map(_)) => {
-                node = node.and_then(|n| n.get(&segment));
-                path.push_str(&key_segment(&segment));
-            }
-            _ => {
-                path.push_str(&key_segment(&segment));
-                node = None;
-            }
-        }
-    }
-    path
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::yaml::{Limits, parse_stream};
-
-    fn root(text: &str) -> Node {
-        parse_stream(text, &Limits::default()).documents.remove(0).1
-    }
-
-    #[test]
-    fn paths_name_list_items() {
-        let text = "spec:\n  containers:\n    - name: web\n      image: nginx\n    - image: x\n";
-        let root = root(text);
-        let image = text.find("nginx").unwrap();
-        assert_eq!(path_at(&root, image), "/spec/containers[web]/image");
-        let key = text.find("image: x").unwrap();
-        assert_eq!(path_at(&root, key), "/spec/containers/1/image");
-        assert_eq!(
-            named_pointer(&root, "/spec/containers/0/image"),
-            "/spec/containers[web]/image"
-        );
-        assert_eq!(
-            named_pointer(&root, "/spec/containers/7/image"),
-            "/spec/containers/7/image"
-        );
-        assert_eq!(
-            named_pointer(&root, "/metadata/annotations/a~1b"),
-            "/metadata/annotations/a~1b"
-        );
-    }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
+use serde::Serialize;
 
-use crate::baseline::{ObjectIndex, path_at};
 use crate::config::Config;
 use crate::deployables::{
     self,
@@ -16,17 +16,18 @@ use crate::deployables::{
     render::Renderers,
     source_map::SourceMapper,
 };
-use crate::diagnostic::{Diagnostic, ObjectRef};
+use crate::diagnostic::{Diagnostic, ObjectRef, Severity};
 use crate::engine::{self, Simulation};
 use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace};
 use crate::model::Object;
 use crate::model::deployable::{DeployableId, EnvironmentId};
-use crate::report::Summary;
+use crate::model::index::ObjectIndex;
 use crate::rules::{duplicate_object, schema_violation, unknown_kind};
 use crate::source::FileId;
 use crate::source::git::{GitRepo, Revision};
 use crate::source::{DiscoverOptions, absolute_normalized};
 use crate::suppress;
+use crate::yaml::FieldPath;
 
 /// Switches of one lint run.
 #[derive(Debug, Clone)]
@@ -593,12 +594,45 @@ fn detach_live_positions(ws: &Workspace, diagnostics: &mut [Diagnostic], default
         };
         if let Some(object) = index.containing(&ws.objects, at.file, at.span.start) {
             if d.path.is_none() {
-                d.path = Some(path_at(&object.root, at.span.start));
+                d.path = Some(FieldPath::at(&object.root, at.span.start).pointer());
             }
             if d.object.is_none() {
                 d.object = Some(object.object_ref(default_namespace));
             }
         }
         d.at = None;
+    }
+}
+
+/// The counts every format reports.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Files read (objects read from a cluster are not files).
+    pub files: usize,
+    /// Objects read from a cluster; in the text reports only.
+    #[serde(skip)]
+    pub live_objects: usize,
+    pub documents: usize,
+    pub skipped_documents: usize,
+    pub workloads: usize,
+    pub injected: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Summary {
+    /// Recounts findings by severity.
+    pub fn count(&mut self, diagnostics: &[Diagnostic]) {
+        self.errors = 0;
+        self.warnings = 0;
+        self.infos = 0;
+        for d in diagnostics {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+                Severity::Info => self.infos += 1,
+            }
+        }
     }
 }

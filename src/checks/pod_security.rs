@@ -8,6 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::injectors::own::catalog::join;
 use crate::model::security_context;
 use crate::rules::pod_security_violation;
+use crate::yaml::pointer;
 
 /// The namespace label that sets the enforced level.
 pub(crate) const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
@@ -168,7 +169,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
         .iter()
         .find(|o| o.kind == "Namespace" && o.name == input.workload.namespace)
         .and_then(|o| {
-            let pointer = format!("/metadata/labels/{}", ENFORCE_LABEL.replace('/', "~1"));
+            let pointer = format!("/metadata/labels/{}", pointer::escape(ENFORCE_LABEL));
             let (node, _) = o.root.lookup_pointer(&pointer)?;
             Some((o.file, node.span.clone()))
         });

@@ -554,7 +554,7 @@ fn json6902_place(ops: &[Node], path: &FieldPath) -> Option<Range<usize>> {
         let Some(pointer) = target.as_str() else {
             continue;
         };
-        let segments = crate::yaml::pointer_segments(pointer);
+        let segments = crate::yaml::pointer::segments(pointer);
         let Some(rest) = pointer_prefix(&segments, &path.steps) else {
             continue;
         };

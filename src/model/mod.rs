@@ -2,6 +2,7 @@
 //! from, and the identity fields every rule needs.
 
 pub mod deployable;
+pub mod index;
 pub mod namespace;
 pub mod security_context;
 pub mod selector;
@@ -9,10 +10,29 @@ pub mod workload;
 
 use std::ops::Range;
 
-use crate::diagnostic::ObjectRef;
+use serde::Serialize;
+
 use crate::source::FileId;
 use crate::yaml::Node;
 pub use deployable::DeployableId;
+
+/// The Kubernetes object a finding or a decision is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    /// `kind/namespace/name`, or `kind/name` for cluster-scoped objects.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
 
 /// The API group of the repository's own injector.
 pub const GROUP: &str = "kubectl-inject.dev";

@@ -224,7 +224,7 @@ pub(crate) fn escape_cell(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::diagnostic::ObjectRef;
-    use crate::report::Summary;
+    use crate::lint::Summary;
     use crate::rules::{duplicate_object, invalid_yaml, unused_suppression};
     use crate::source::{SourceFile, SourceMap};
 

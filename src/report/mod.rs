@@ -12,11 +12,10 @@ pub use human::HumanOptions;
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
 use crate::baseline::Baseline;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::engine::{LiveSummary, WorkloadResult};
+pub use crate::lint::Summary;
 use crate::model::deployable::Deployables;
 use crate::source::{LineCol, SourceMap};
 
@@ -31,39 +30,6 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (and a job summary when `GITHUB_STEP_SUMMARY` is set).
     Github,
-}
-
-/// The counts every format reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Summary {
-    /// Files read (objects read from a cluster are not files).
-    pub files: usize,
-    /// Objects read from a cluster; in the text reports only.
-    #[serde(skip)]
-    pub live_objects: usize,
-    pub documents: usize,
-    pub skipped_documents: usize,
-    pub workloads: usize,
-    pub injected: usize,
-    pub errors: usize,
-    pub warnings: usize,
-    pub infos: usize,
-}
-
-impl Summary {
-    /// Recounts findings by severity.
-    pub fn count(&mut self, diagnostics: &[Diagnostic]) {
-        self.errors = 0;
-        self.warnings = 0;
-        self.infos = 0;
-        for d in diagnostics {
-            match d.severity {
-                Severity::Error => self.errors += 1,
-                Severity::Warning => self.warnings += 1,
-                Severity::Info => self.infos += 1,
-            }
-        }
-    }
 }
 
 /// "1 file", "3 files": a count and its noun.

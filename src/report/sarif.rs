@@ -347,7 +347,7 @@ impl Fingerprints {
 mod tests {
     use super::*;
     use crate::diagnostic::ObjectRef;
-    use crate::report::Summary;
+    use crate::lint::Summary;
     use crate::rules::{duplicate_object, invalid_yaml};
     use crate::source::{SourceFile, SourceMap};
 

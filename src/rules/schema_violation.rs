@@ -548,11 +548,7 @@ fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) 
 fn display_path(root: &Node, pointer: &str) -> String {
     let mut out = String::new();
     let mut node = Some(root);
-    let segments = pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"));
-    for segment in segments {
+    for segment in crate::yaml::pointer::segments(pointer) {
         let in_seq = node.is_some_and(|n| matches!(n.value, Value::Seq(_)));
         if in_seq {
             let _ = write!(out, "[{segment}]");

@@ -151,7 +151,7 @@ impl FieldPath {
             match step {
                 Step::Key(k) => {
                     out.push('/');
-                    out.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    out.push_str(&super::pointer::escape(k));
                 }
                 Step::Item {
                     name: Some(name), ..

@@ -14,7 +14,8 @@
 mod build;
 mod field_path;
 mod node;
+pub mod pointer;
 
 pub use build::{Limits, Parsed, Problem, ProblemKind, parse_stream};
 pub use field_path::{FieldPath, Step};
-pub use node::{Entry, Node, PathSegment, Value, pointer_segments};
+pub use node::{Entry, Node, PathSegment, Value};

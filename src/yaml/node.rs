@@ -162,24 +162,13 @@ impl Node {
     }
 }
 
-/// Splits a JSON pointer (`/metadata/annotations/a~1b`) into segments;
-/// numeric segments are indices only where the node is a sequence, so the
-/// caller resolves them with [`Node::lookup_pointer`].
-pub fn pointer_segments(pointer: &str) -> Vec<String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
-}
-
 impl Node {
     /// Follows a JSON pointer, treating a segment as an index where the node
     /// is a sequence and as a key where it is a mapping.
     pub fn lookup_pointer(&self, pointer: &str) -> Option<(&Node, Option<Range<usize>>)> {
         let mut node = self;
         let mut key_span = None;
-        for segment in pointer_segments(pointer) {
+        for segment in super::pointer::segments(pointer) {
             match &node.value {
                 Value::Seq(items) => {
                     node = items.get(segment.parse::<usize>().ok()?)?;

@@ -18,7 +18,7 @@ use crate::rules::{
     conflicting_injection_controls as inj205, contradictory_namespace_labels as inj209,
     injection_off_with_overrides as inj204, unreachable_opt_in as inj211,
 };
-use crate::yaml::{Entry, Node};
+use crate::yaml::{Entry, Node, pointer};
 
 use super::{PodKey, Where, vocabulary};
 
@@ -579,7 +579,7 @@ fn check_namespace_revision(
     Some(
         unserved_revision(value, served, "its pods are")
             .at(object.file, rev.key_span.clone())
-            .path(format!("/metadata/labels/{}", ISTIO_REV.replace('/', "~1")))
+            .path(format!("/metadata/labels/{}", pointer::escape(ISTIO_REV)))
             .object(Some(object.object_ref(default_namespace))),
     )
 }
