@@ -54,7 +54,7 @@ pub struct ServeArgs {
         long,
         value_name = "NAMESPACE",
         env = "POD_NAMESPACE",
-        default_value = crate::webhook::DEFAULT_TEMPLATE_NAMESPACE
+        default_value = crate::live::object::DEFAULT_TEMPLATE_NAMESPACE
     )]
     pub template_namespace: String,
 }

@@ -10,10 +10,9 @@ use kube::core::TypeMeta;
 use tokio::task::JoinSet;
 
 use super::connect::Connection;
+use super::object::{own_input, to_input};
 use super::{Access, LiveError, classify};
 use crate::load::Input;
-use crate::webhook::DEFAULT_TEMPLATE_NAMESPACE;
-use crate::webhook::policy_sets::{SetInput, cluster_object};
 
 /// Which namespaces to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,37 +143,8 @@ async fn list_all(
     Ok(items)
 }
 
-/// A `kubectl-inject.dev` object as the injector (`serve`) reads it: a
-/// SidecarTemplate in the injector's namespace is cluster-wide.
-fn own_input(object: DynamicObject) -> Input {
-    let Ok(value) = serde_json::to_value(&object) else {
-        return to_input(object);
-    };
-    match cluster_object(value, DEFAULT_TEMPLATE_NAMESPACE) {
-        SetInput::Object { name, json } => Input::Live { name, json },
-        SetInput::Path(_) => to_input(object),
-    }
-}
-
 fn api_resource(w: &Wanted) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(w.group, w.version, w.kind), w.plural)
-}
-
-/// The loader input of one object: its JSON without `managedFields` (large,
-/// and nothing reads them), named `Kind/namespace/name`.
-fn to_input(mut object: DynamicObject) -> Input {
-    object.metadata.managed_fields = None;
-    let kind = object.types.as_ref().map_or("", |t| t.kind.as_str());
-    let name = object.metadata.name.as_deref().unwrap_or_default();
-    let display = match &object.metadata.namespace {
-        Some(ns) => format!("{kind}/{ns}/{name}"),
-        None => format!("{kind}/{name}"),
-    };
-    let json = serde_json::to_string(&object).unwrap_or_default();
-    Input::Live {
-        name: display,
-        json,
-    }
 }
 
 /// Reads the cluster for `scope`. `with_policies`: also the

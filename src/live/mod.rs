@@ -10,6 +10,7 @@
 
 pub mod connect;
 pub mod fetch;
+pub mod object;
 mod rbac;
 
 pub use connect::{ConnectOptions, Connection, parse_timeout};

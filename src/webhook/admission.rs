@@ -27,7 +27,8 @@ use crate::model::{GROUP, Object};
 use crate::source::FileId;
 use crate::yaml::Node;
 
-use super::policy_sets::{InjectionCache, Loaded, SetInput, SetOptions, cluster_object, one_line};
+use super::policy_sets::{InjectionCache, Loaded, SetInput, SetOptions, one_line};
+use crate::live::object::cluster_object;
 
 /// What to answer when the injector cannot inject a pod it should (a
 /// missing template, tied policies, a deadline missed).
@@ -369,10 +370,7 @@ pub fn validate(
         *metadata = value;
     }
     let candidate = cluster_object(object, template_namespace);
-    let SetInput::Object { name: display, .. } = &candidate else {
-        unreachable!("cluster_object makes objects");
-    };
-    let display = display.clone();
+    let display = candidate.name.clone();
     // The set the object would join: the loaded one without the object's
     // earlier version (cluster sources; a directory is read as it is).
     let mut inputs: Vec<SetInput> = loaded
@@ -381,7 +379,7 @@ pub fn validate(
         .into_iter()
         .filter(|i| !matches!(i, SetInput::Object { name, .. } if *name == display))
         .collect();
-    inputs.push(candidate);
+    inputs.push(candidate.into());
     let (ws, diagnostics) = options.check(&inputs);
     let candidate_file = ws.sources.len().checked_sub(1).map(|i| FileId(i as u32));
     let own_ref = ws
@@ -965,10 +963,7 @@ mod tests {
         let inputs = [template, policy]
             .iter()
             .map(|json| {
-                crate::webhook::policy_sets::cluster_object(
-                    serde_json::from_str(json).unwrap(),
-                    "kubectl-inject-system",
-                )
+                cluster_object(serde_json::from_str(json).unwrap(), "kubectl-inject-system").into()
             })
             .collect();
         set_options().build(inputs, 1).unwrap()

@@ -36,10 +36,6 @@ use policy_sets::{SetOptions, directory_inputs};
 use server::{NamespaceSource, State};
 use watch::{ClusterNamespaces, ClusterPolicies};
 
-/// The injector's namespace in `deploy/`: SidecarTemplates there are
-/// cluster-wide (`serve --template-namespace`, and `simulate --live`).
-pub const DEFAULT_TEMPLATE_NAMESPACE: &str = "kubectl-inject-system";
-
 /// Where the policies and templates come from.
 #[derive(Debug, Clone)]
 pub enum PolicySource {

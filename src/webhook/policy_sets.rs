@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::PolicySet;
 use crate::lint::{LintOptions, lint};
+use crate::live::object::LiveObject;
 use crate::load::{Input, LoadOptions, Workspace, load_inputs};
 use crate::model::OWN_KINDS;
 use crate::model::namespace::Namespaces;
@@ -30,6 +30,15 @@ pub enum SetInput {
         name: String,
         json: String,
     },
+}
+
+impl From<LiveObject> for SetInput {
+    fn from(object: LiveObject) -> SetInput {
+        SetInput::Object {
+            name: object.name,
+            json: object.json,
+        }
+    }
 }
 
 impl SetInput {
@@ -295,43 +304,10 @@ pub fn directory_inputs(
     ))
 }
 
-/// A `kubectl-inject.dev` object as read from the cluster, ready for a set:
-/// without `managedFields`; a SidecarTemplate in `template_namespace` (the
-/// injector's own) is cluster-wide, so it loses its namespace.
-pub fn cluster_object(mut object: Value, template_namespace: &str) -> SetInput {
-    let template = object.get("kind").and_then(Value::as_str) == Some("SidecarTemplate");
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-        let namespace = metadata.get("namespace").and_then(Value::as_str);
-        if template && namespace == Some(template_namespace) {
-            metadata.remove("namespace");
-        }
-    }
-    let kind = object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let metadata = object.get("metadata");
-    let name = metadata
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let display = match metadata
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{kind}/{ns}/{name}"),
-        None => format!("{kind}/{name}"),
-    };
-    SetInput::Object {
-        name: display,
-        json: object.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::object::cluster_object;
 
     fn options() -> SetOptions {
         SetOptions {
@@ -341,7 +317,7 @@ mod tests {
     }
 
     fn object(json: &str) -> SetInput {
-        cluster_object(serde_json::from_str(json).unwrap(), "kubectl-inject-system")
+        cluster_object(serde_json::from_str(json).unwrap(), "kubectl-inject-system").into()
     }
 
     const TEMPLATE: &str = r#"{"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",

@@ -18,7 +18,8 @@ use crate::model::selector::Labels;
 
 use super::audit::log;
 use super::metrics::Metrics;
-use super::policy_sets::{SetInput, cluster_object};
+use super::policy_sets::SetInput;
+use crate::live::object::cluster_object;
 
 /// The cluster's namespaces, watched.
 #[derive(Clone)]
@@ -198,7 +199,7 @@ impl ClusterPolicies {
                 });
                 map.entry("kind")
                     .or_insert_with(|| serde_json::Value::String((*kind).to_owned()));
-                Some(cluster_object(value, template_namespace))
+                Some(cluster_object(value, template_namespace).into())
             })
             .collect()
     }
