@@ -27,7 +27,8 @@ use crate::model::{GROUP, Object};
 use crate::source::FileId;
 use crate::yaml::Node;
 
-use super::policy_sets::{InjectionCache, Loaded, SetInput, SetOptions, one_line};
+use super::cache::{Cached, InjectionCache};
+use super::policy_sets::{Loaded, SetInput, SetOptions, one_line};
 use crate::live::object::cluster_object;
 
 /// What to answer when the injector cannot inject a pod it should (a
@@ -79,25 +80,6 @@ pub struct Record {
     pub cache: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-}
-
-/// An injection worked out once for a pod shape, reused for its replicas.
-#[derive(Debug, Clone)]
-pub struct Cached {
-    pub outcome: Outcome,
-    pub workload: String,
-    pub policy: Option<String>,
-    /// `name@version`.
-    pub template: Option<String>,
-    pub reasons: Vec<String>,
-    /// The JSONPatch as `response.patch` carries it (serialised and base64
-    /// encoded once, for all the replicas; and cheap to drop).
-    pub patch: Option<Arc<str>>,
-    /// Findings about the injected pod (INJ301 …), as API warnings.
-    pub warnings: Vec<String>,
-    /// The answer names the pod's own token volume (the patch moves a
-    /// container that mounts it): it is not its replicas' answer.
-    pub names_its_token: bool,
 }
 
 /// The namespace labels and annotations the webhook knows, by name.

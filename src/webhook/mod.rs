@@ -11,6 +11,7 @@
 
 pub mod admission;
 pub mod audit;
+pub mod cache;
 pub mod metrics;
 pub mod policy_sets;
 pub mod server;
