@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::diagnostic::Severity;
-use crate::rules;
+use crate::severity::Severity;
 use crate::source::SourceFile;
 use crate::yaml::{Limits, Node, Value, parse_stream};
 
@@ -181,12 +180,25 @@ pub struct ConfigError {
     pub help: Option<String>,
 }
 
+/// The rule ids and names a configuration may set. The registry lives above
+/// the configuration (`rules::Registry` implements this); tests use a stand-in.
+pub trait RuleNames {
+    /// The id of a rule written by id (any case) or by name; reserved ids too.
+    fn id_of(&self, id_or_name: &str) -> Option<&'static str>;
+    /// The closest id or name to a misspelt one, for did-you-mean help.
+    fn suggest(&self, written: &str) -> Option<&'static str>;
+}
+
 impl Config {
     /// The configuration for a run: `explicit` if given, else the first
     /// `.kubectl-inject.yaml` from `start` upwards, else defaults.
-    pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Config, Box<ConfigError>> {
+    pub fn discover(
+        explicit: Option<&Path>,
+        start: &Path,
+        rules: &dyn RuleNames,
+    ) -> Result<Config, Box<ConfigError>> {
         if let Some(path) = explicit {
-            return Config::load(path);
+            return Config::load(path, rules);
         }
         let mut dir = Some(start);
         while let Some(d) = dir {
@@ -194,7 +206,7 @@ impl Config {
             if candidate.is_file() {
                 // Shown relative to where the user is, when it is below.
                 let shown = candidate.strip_prefix(start).unwrap_or(&candidate);
-                return Config::load(shown);
+                return Config::load(shown, rules);
             }
             dir = d.parent();
         }
@@ -204,7 +216,7 @@ impl Config {
         })
     }
 
-    pub fn load(path: &Path) -> Result<Config, Box<ConfigError>> {
+    pub fn load(path: &Path, rules: &dyn RuleNames) -> Result<Config, Box<ConfigError>> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Box::new(ConfigError {
@@ -216,7 +228,7 @@ impl Config {
                 help: None,
             })
         })?;
-        let mut config = Config::parse(&name, &text)?;
+        let mut config = Config::parse(&name, &text, rules)?;
         config.root = path
             .parent()
             .map(Path::to_path_buf)
@@ -226,7 +238,11 @@ impl Config {
     }
 
     /// Parses configuration text; errors point into it.
-    pub fn parse(name: &str, text: &str) -> Result<Config, Box<ConfigError>> {
+    pub fn parse(
+        name: &str,
+        text: &str,
+        rules: &dyn RuleNames,
+    ) -> Result<Config, Box<ConfigError>> {
         let source = Arc::new(SourceFile::new(name, text));
         let error =
             |span: std::ops::Range<usize>, message: String, label: &str, help: Option<String>| {
@@ -266,14 +282,13 @@ impl Config {
             let help = did_you_mean(&message, &text[span.clone()]);
             error(span, format!("`{}`: {message}", e.path()), label, help)
         })?;
-        for (id, setting) in &config.rules {
-            let known = rules::find(id).is_some() || rules::RESERVED.contains(&id.as_str());
-            if !known {
+        for id in config.rules.keys() {
+            if rules.id_of(id).is_none() {
                 let span = root
                     .lookup_pointer(&format!("/rules/{id}"))
                     .and_then(|(_, key)| key)
                     .unwrap_or(root.span.clone());
-                let help = rules::suggest(id).map(|s| format!("did you mean `{s}`?"));
+                let help = rules.suggest(id).map(|s| format!("did you mean `{s}`?"));
                 return Err(error(
                     span,
                     format!("unknown rule `{id}`"),
@@ -281,7 +296,6 @@ impl Config {
                     help,
                 ));
             }
-            let _ = setting;
         }
         let mut names = std::collections::HashSet::new();
         for (i, env) in config.environments.iter().enumerate() {
@@ -343,7 +357,7 @@ impl Config {
         // Rule names are accepted too; store ids.
         config.rules = std::mem::take(&mut config.rules)
             .into_iter()
-            .map(|(k, v)| (rules::find(&k).map_or(k, |r| r.id.to_owned()), v))
+            .map(|(k, v)| (rules.id_of(&k).map_or(k, str::to_owned), v))
             .collect();
         Ok(config)
     }
@@ -361,11 +375,12 @@ impl Config {
             .unwrap_or(DEFAULT_RENDER_TIMEOUT)
     }
 
-    /// The severity a rule reports at, `None` when turned off.
-    pub fn severity(&self, rule: &rules::Rule) -> Option<Severity> {
-        match self.rules.get(rule.id) {
+    /// The severity rule `id` reports at (its `default` unless set), `None`
+    /// when turned off.
+    pub fn severity(&self, id: &str, default: Severity) -> Option<Severity> {
+        match self.rules.get(id) {
             Some(setting) => setting.severity(),
-            None => Some(rule.severity),
+            None => Some(default),
         }
     }
 }
@@ -460,6 +475,26 @@ fn to_pointer(path: &serde_path_to_error::Path) -> String {
 mod tests {
     use super::*;
 
+    /// The rules these tests set (the registry is above the configuration).
+    struct Known;
+
+    impl RuleNames for Known {
+        fn id_of(&self, id_or_name: &str) -> Option<&'static str> {
+            [
+                ("INJ004", "duplicate-object"),
+                ("INJ302", ""),
+                ("INJ306", ""),
+            ]
+            .into_iter()
+            .find(|(id, name)| id.eq_ignore_ascii_case(id_or_name) || *name == id_or_name)
+            .map(|(id, _)| id)
+        }
+
+        fn suggest(&self, _: &str) -> Option<&'static str> {
+            None
+        }
+    }
+
     #[test]
     fn spec_example_parses() {
         let text = r#"
@@ -481,7 +516,7 @@ injectors:
     proxyImage: docker.io/istio/proxyv2:1.28.0
   linkerd: {version: stable-2.14, cni: false, nativeSidecars: false}
 "#;
-        let config = Config::parse("c.yaml", text).unwrap();
+        let config = Config::parse("c.yaml", text, &Known).unwrap();
         assert_eq!(config.kubernetes_version.as_deref(), Some("1.30"));
         assert_eq!(config.rules.get("INJ302"), Some(&RuleSetting::Off));
         assert_eq!(config.rules.get("INJ004"), Some(&RuleSetting::Warning));
@@ -495,7 +530,7 @@ injectors:
     #[test]
     fn unknown_key_points_at_the_key() {
         let text = "injectors:\n  istio:\n    polcy: enabled\n";
-        let err = Config::parse("c.yaml", text).unwrap_err();
+        let err = Config::parse("c.yaml", text, &Known).unwrap_err();
         let span = err.span.unwrap();
         assert_eq!(&text[span.offset()..span.offset() + span.len()], "polcy");
         assert!(
@@ -508,13 +543,13 @@ injectors:
     #[test]
     fn wrong_type_points_at_the_value() {
         let text = "rules:\n  INJ302: sometimes\n";
-        let err = Config::parse("c.yaml", text).unwrap_err();
+        let err = Config::parse("c.yaml", text, &Known).unwrap_err();
         let span = err.span.unwrap();
         assert_eq!(
             &text[span.offset()..span.offset() + span.len()],
             "sometimes"
         );
-        let err = Config::parse("c.yaml", "rules: {INJ999: off}\n").unwrap_err();
+        let err = Config::parse("c.yaml", "rules: {INJ999: off}\n", &Known).unwrap_err();
         assert!(err.message.contains("unknown rule `INJ999`"));
     }
 }

@@ -4,50 +4,12 @@
 
 use std::ops::Range;
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::deployable::DeployableId;
 // Kept here too while callers move to `model` (issue 15).
 pub use crate::model::ObjectRef;
 use crate::rules::Rule;
+pub use crate::severity::Severity;
 use crate::source::FileId;
-
-/// How bad a finding is. Ordered: `Info < Warning < Error`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
 
 /// A byte range in a file of the run's source map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -30,6 +30,7 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod severity;
 pub mod source;
 pub mod suppress;
 pub mod webhook;

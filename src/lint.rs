@@ -561,7 +561,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
     }
 
     detach_live_positions(ws, &mut diagnostics, ns);
-    diagnostics.retain_mut(|d| match config.severity(d.rule) {
+    diagnostics.retain_mut(|d| match config.severity(d.rule.id, d.rule.severity) {
         Some(severity) => {
             d.severity = severity;
             true

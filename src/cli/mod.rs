@@ -183,7 +183,8 @@ impl GlobalArgs {
     /// directory up; a bad one is reported (exit code 2).
     pub fn load_config(&self) -> Result<crate::config::Config, Outcome> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        crate::config::Config::discover(self.config.as_deref(), &cwd).map_err(|error| fail(*error))
+        crate::config::Config::discover(self.config.as_deref(), &cwd, &crate::rules::Registry)
+            .map_err(|error| fail(*error))
     }
 }
 

@@ -139,6 +139,25 @@ pub static RULES: &[&Rule] = &[
 /// (INJ401–INJ403, the live drift rules, were the last ones reserved.)
 pub const RESERVED: &[&str] = &[];
 
+/// The registry as the configuration sees it (rule ids and names).
+pub struct Registry;
+
+impl crate::config::RuleNames for Registry {
+    fn id_of(&self, id_or_name: &str) -> Option<&'static str> {
+        match find(id_or_name) {
+            Some(rule) => Some(rule.id),
+            None => RESERVED
+                .iter()
+                .copied()
+                .find(|id| id.eq_ignore_ascii_case(id_or_name)),
+        }
+    }
+
+    fn suggest(&self, written: &str) -> Option<&'static str> {
+        suggest(written)
+    }
+}
+
 /// Looks a rule up by id (`INJ002`, case-insensitive) or name (`schema-violation`).
 pub fn find(id_or_name: &str) -> Option<&'static Rule> {
     RULES

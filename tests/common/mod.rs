@@ -49,7 +49,8 @@ pub fn lint_flat(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome)
 pub fn fixture_config(dir: &Path) -> Config {
     let path = dir.join("kubectl-inject.yaml");
     if path.is_file() {
-        Config::load(&path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+        Config::load(&path, &kubectl_inject::rules::Registry)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
     } else {
         Config::default()
     }
