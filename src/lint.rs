@@ -536,7 +536,7 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         .collect();
     diagnostics.extend(per_object.into_iter().flatten());
     let cluster = engine::Cluster::from_objects(&ws.objects, config);
-    diagnostics.extend(crate::injectors::known::check_all(
+    diagnostics.extend(crate::rules::labels_and_annotations::check_all(
         &ws.objects,
         ns,
         &cluster,

@@ -57,7 +57,12 @@ pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> V
             let injector = vocabulary.injector_of(key)?;
             let deprecation = injector.key(key)?.deprecation(pod_key.placement)?;
             let finding = new(key, pod_key.placement, &injector.display, deprecation);
-            Some(pod_key.place(finding, object, default_namespace))
+            Some(super::labels_and_annotations::at_key(
+                finding,
+                pod_key,
+                object,
+                default_namespace,
+            ))
         })
         .collect()
 }

@@ -39,7 +39,12 @@ pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> V
                 return None;
             }
             let finding = new(key, &injector.display, injector.suggest(key));
-            Some(pod_key.place(finding, object, default_namespace))
+            Some(super::labels_and_annotations::at_key(
+                finding,
+                pod_key,
+                object,
+                default_namespace,
+            ))
         })
         .collect()
 }

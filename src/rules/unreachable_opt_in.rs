@@ -1,7 +1,14 @@
-//! INJ211: an opt-in that can never reach its injector (checked in
-//! `injectors::known::conflicts`).
+//! INJ211: an opt-in that can never reach its injector .
 
+use super::injection_controls::{
+    Context, ISTIO_INJECT, ISTIO_INJECTION, ISTIO_REV, LINKERD_INJECT, Ns, Pod, annotation_of,
+    labels, value,
+};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::injectors::known::Where;
+use crate::model::Object;
+use crate::model::selector::Labels;
+use crate::yaml::{Entry, pointer};
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ211",
@@ -11,6 +18,163 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("unreachable_opt_in.md"),
 };
 
-pub fn new(message: String, label: &str, help: impl Into<String>) -> Diagnostic {
+fn new(message: String, label: &str, help: impl Into<String>) -> Diagnostic {
     Diagnostic::new(&RULE, message).label(label).help(help)
+}
+
+/// INJ211: `sidecar.istio.io/inject: "true"` only as an annotation, where no
+/// Istio webhook is called for the pod's labels but one would be with the
+/// label (§1.1, §1.4, §7.2).
+pub(super) fn istio_annotation_only(
+    pod: &Pod<'_>,
+    ns: &Ns<'_>,
+    pod_labels: &Labels,
+    ctx: &Context<'_>,
+    found: &mut Vec<Diagnostic>,
+) {
+    if pod.key(Where::PodLabel, ISTIO_INJECT).is_some() {
+        return;
+    }
+    let Some(annotation) = pod
+        .key(Where::PodAnnotation, ISTIO_INJECT)
+        .filter(|k| value(k) == Some("true"))
+    else {
+        return;
+    };
+    // An unknown namespace may be labelled for injection; a disabled one is
+    // INJ205's.
+    let Some(ns_labels) = ns.labels else {
+        return;
+    };
+    if ns.label(ISTIO_INJECTION) == Some("disabled") {
+        return;
+    }
+    let mut with_label = pod_labels.clone();
+    with_label.insert(ISTIO_INJECT.to_owned(), "true".to_owned());
+    if ctx.istio_reached(ns_labels, pod_labels) || !ctx.istio_reached(ns_labels, &with_label) {
+        return;
+    }
+    let d = new(
+        format!(
+            "this opt-in never reaches istiod: `{ISTIO_INJECT}: \"true\"` is a pod annotation, \
+             and the webhook's objectSelector only sees labels (namespace `{}` does not \
+             select the pod for injection)",
+            ns.name
+        ),
+        "an annotation, not a label",
+        format!(
+            "make it a pod label: `{ISTIO_INJECT}: \"true\"` under the pod template's `labels`"
+        ),
+    );
+    found.push(pod.at(d, annotation));
+}
+
+/// INJ211: `linkerd.io/inject` as a pod label (Linkerd reads the annotation,
+/// §3.1, §7.15) without the annotation.
+pub(super) fn linkerd_label(pod: &Pod<'_>, found: &mut Vec<Diagnostic>) {
+    if pod.key(Where::PodAnnotation, LINKERD_INJECT).is_some() {
+        return;
+    }
+    let Some(label) = pod
+        .key(Where::PodLabel, LINKERD_INJECT)
+        .filter(|k| value(k) != Some("disabled"))
+    else {
+        return;
+    };
+    found.push(pod.at(linkerd_label_finding("pod"), label));
+}
+
+fn linkerd_label_finding(of: &str) -> Diagnostic {
+    new(
+        format!(
+            "this opt-in never reaches Linkerd: `{LINKERD_INJECT}` is a {of} label, and the \
+             proxy injector reads only the {of} annotation"
+        ),
+        "a label, not an annotation",
+        format!("make it a {of} annotation `{LINKERD_INJECT}`"),
+    )
+}
+
+/// INJ211: a pod `istio.io/rev` that decides (the namespace has neither
+/// `istio-injection` nor `istio.io/rev`) naming a revision that no Istio
+/// webhook among the inputs serves (§7.6).
+pub(super) fn istio_pod_revision(
+    pod: &Pod<'_>,
+    ns: &Ns<'_>,
+    ctx: &Context<'_>,
+    found: &mut Vec<Diagnostic>,
+) {
+    let Some(served) = &ctx.istio_revisions else {
+        return;
+    };
+    if ns.labels.is_none() || ns.label(ISTIO_INJECTION).is_some() || ns.label(ISTIO_REV).is_some() {
+        return;
+    }
+    let Some(key) = pod.key(Where::PodLabel, ISTIO_REV) else {
+        return;
+    };
+    let Some(rev) = value(key).filter(|r| !served.iter().any(|s| s == r)) else {
+        return;
+    };
+    found.push(pod.at(unserved_revision(rev, served, "the pod is"), key));
+}
+
+fn unserved_revision(rev: &str, served: &[String], who: &str) -> Diagnostic {
+    new(
+        format!(
+            "this opt-in never reaches istiod: no Istio webhook among the inputs serves revision \
+             `{rev}` (served: {}), so {who} silently not injected",
+            served
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "no webhook for this revision",
+        "name a revision or tag that is installed, or add its MutatingWebhookConfiguration to the inputs",
+    )
+}
+
+/// `linkerd.io/inject` as a namespace label without the annotation.
+pub(super) fn check_namespace(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
+    let entries: Vec<&Entry> = labels(object).collect();
+    let find = |key: &str| entries.iter().copied().find(|e| e.key == key);
+    let pointer = |key: &str| format!("/metadata/labels/{}", pointer::escape(key));
+    let at = |d: Diagnostic, entry: &Entry| {
+        d.at(object.file, entry.key_span.clone())
+            .path(pointer(&entry.key))
+            .object(Some(object.object_ref(default_namespace)))
+    };
+    let mut found = Vec::new();
+    if let Some(label) = find(LINKERD_INJECT)
+        .filter(|e| e.value.as_str() != Some("disabled") && !annotation_of(object, LINKERD_INJECT))
+    {
+        found.push(at(linkerd_label_finding("namespace"), label));
+    }
+    found
+}
+
+/// INJ211 for a Namespace whose `istio.io/rev` (deciding: no
+/// `istio-injection`) names a revision no webhook among the inputs serves.
+pub(super) fn check_namespace_revision(
+    object: &Object,
+    default_namespace: &str,
+    ctx: &Context<'_>,
+) -> Option<Diagnostic> {
+    let served = ctx.istio_revisions.as_ref()?;
+    let entries: Vec<&Entry> = labels(object).collect();
+    if entries.iter().any(|e| e.key == ISTIO_INJECTION) {
+        return None;
+    }
+    let rev = entries.iter().find(|e| e.key == ISTIO_REV)?;
+    let value = rev.value.as_str()?;
+    if served.iter().any(|s| s == value) {
+        return None;
+    }
+    Some(
+        unserved_revision(value, served, "its pods are")
+            .at(object.file, rev.key_span.clone())
+            .path(format!("/metadata/labels/{}", pointer::escape(ISTIO_REV)))
+            .object(Some(object.object_ref(default_namespace))),
+    )
 }

@@ -4,7 +4,6 @@
 //! crate's own YAML loader.
 
 pub mod additions;
-pub mod conflicts;
 pub mod decide;
 pub mod gate;
 pub mod istio_config;
@@ -16,7 +15,6 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::model::workload::Workload;
 use crate::yaml::{Entry, Node};
@@ -246,21 +244,6 @@ pub struct PodKey<'a> {
     pub pointer: String,
 }
 
-impl PodKey<'_> {
-    /// `finding` placed at this key of `object`.
-    pub fn place(
-        &self,
-        finding: Diagnostic,
-        object: &Object,
-        default_namespace: &str,
-    ) -> Diagnostic {
-        finding
-            .at(object.file, self.entry.key_span.clone())
-            .path(self.pointer.clone())
-            .object(Some(object.object_ref(default_namespace)))
-    }
-}
-
 /// The label and annotation keys of `object`'s pod template (none for kinds
 /// without pods).
 pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'a>> {
@@ -292,57 +275,6 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
         }
     }
     keys
-}
-
-/// [`check`] and the contradiction checks ([`conflicts`]: INJ204, INJ205,
-/// INJ209, INJ211) on every object, in parallel.
-pub fn check_all(
-    objects: &[Object],
-    default_namespace: &str,
-    cluster: &crate::engine::Cluster,
-) -> Vec<Diagnostic> {
-    use rayon::prelude::*;
-    let context = conflicts::Context::new(objects, cluster);
-    objects
-        .par_iter()
-        .flat_map_iter(|object| {
-            // Read the pod template's keys once for every rule that needs them.
-            let keys = pod_keys(object, default_namespace);
-            let mut found = check(object, default_namespace, &keys, &cluster.known);
-            found.extend(conflicts::check(object, default_namespace, &keys, &context));
-            found
-        })
-        .collect()
-}
-
-/// The label and annotation rules about one object: INJ201 (syntax), INJ202
-/// (unknown injector key), INJ203 (rejected value), INJ208 (deprecated
-/// injector key). `keys` are the object's [`pod_keys`].
-pub fn check(
-    object: &Object,
-    default_namespace: &str,
-    keys: &[PodKey<'_>],
-    known: &settings::KnownSettings,
-) -> Vec<Diagnostic> {
-    let mut found = crate::rules::invalid_label_or_annotation::check(object, default_namespace);
-    found.extend(crate::rules::unknown_injector_key::check(
-        object,
-        default_namespace,
-        keys,
-    ));
-    found.extend(crate::rules::rejected_injector_value::check(
-        object,
-        default_namespace,
-        keys,
-        known,
-    ));
-    found.extend(crate::rules::deprecated_injector_key::check(
-        object,
-        default_namespace,
-        keys,
-    ));
-    found.extend(placement::check(object, default_namespace));
-    found
 }
 
 #[cfg(test)]

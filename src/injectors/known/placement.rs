@@ -2,9 +2,7 @@
 //! on the workload's own metadata) and INJ212 (injection asked for a pod the
 //! injector skips). The facts are injectors.md §1.2, §3.1, §4.1, §5.5, §6, §7.
 
-use crate::diagnostic::Diagnostic;
 use crate::injectors::own::decide::{INJECT_ANNOTATION, TEMPLATE_ANNOTATION};
-use crate::model::Object;
 
 use super::{Where, vocabulary};
 
@@ -180,16 +178,6 @@ pub static TRIGGERS: &[Trigger] = &[
         namespaces_why: "",
     },
 ];
-
-/// The placement rules about one object: INJ207 and INJ212.
-pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
-    let mut found = crate::rules::misplaced_pod_key::check(object, default_namespace);
-    found.extend(crate::rules::injection_requested_where_skipped::check(
-        object,
-        default_namespace,
-    ));
-    found
-}
 
 #[cfg(test)]
 mod tests {
