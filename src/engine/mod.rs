@@ -22,7 +22,7 @@ use crate::injectors::own::catalog::{self, Catalog};
 use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
 use crate::injectors::own::mutate::{self, Added, PodFacts};
 use crate::injectors::own::policy::Policy;
-use crate::injectors::webhooks::{self, Webhooks};
+use crate::injectors::webhooks::Webhooks;
 use crate::load::Workspace;
 use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::model::namespace::Namespaces;
@@ -31,8 +31,7 @@ use crate::model::workload::Workload;
 use crate::rules::{namespaced_policy_reach, parameter_value_rejected, uncovered_namespace};
 use crate::source::FileId;
 
-/// The name of the repository's own injector in reports.
-pub const OWN_INJECTOR: &str = "kubectl-inject";
+pub use crate::injectors::own::OWN_INJECTOR;
 
 /// What one injector does with one workload.
 #[derive(Debug, Clone, Serialize)]
@@ -193,7 +192,10 @@ pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simul
         .collect();
     let (namespaces, webhooks) = (&cluster.namespaces, &cluster.webhooks);
     diagnostics.extend(check_policies(ws, &catalog, &policies, namespaces));
-    diagnostics.extend(webhooks::check(&ws.objects, webhooks));
+    diagnostics.extend(crate::rules::webhook_misconfigured::check(
+        &ws.objects,
+        webhooks,
+    ));
 
     let ctx = Context {
         objects: &ws.objects,
@@ -251,12 +253,14 @@ fn simulate_one(
     }
     let mut decision = decide::decide(ctx, workload);
     if !settings.own_only() {
-        decision.diagnostics.extend(webhooks::double_injections(
-            ctx.objects,
-            &cluster.webhooks,
-            ctx.namespaces,
-            workload,
-        ));
+        decision
+            .diagnostics
+            .extend(crate::rules::double_injection::check(
+                ctx.objects,
+                &cluster.webhooks,
+                ctx.namespaces,
+                workload,
+            ));
     }
     let mut pod_before = None;
     let mut pod_after = None;

@@ -10,3 +10,6 @@ pub mod template;
 
 pub use catalog::{Catalog, ResolvedTemplate};
 pub use template::{Parameter, Template, TemplateRef};
+
+/// The name of the repository's own injector in reports.
+pub const OWN_INJECTOR: &str = "kubectl-inject";
