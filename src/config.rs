@@ -446,13 +446,8 @@ fn keep_versions_as_written(json: &mut serde_json::Value, node: &Node, text: &st
 /// closest to what was written.
 fn did_you_mean(message: &str, written: &str) -> Option<String> {
     let (_, expected) = message.split_once("expected one of ")?;
-    expected
-        .split(", ")
-        .map(|name| name.trim_matches('`'))
-        .map(|name| (strsim::levenshtein(written, name), name))
-        .filter(|(distance, _)| *distance <= 3)
-        .min()
-        .map(|(_, name)| format!("did you mean `{name}`?"))
+    let names = expected.split(", ").map(|name| name.trim_matches('`'));
+    crate::words::did_you_mean(written, names).map(|name| format!("did you mean `{name}`?"))
 }
 
 fn to_pointer(path: &serde_path_to_error::Path) -> String {

@@ -7,9 +7,32 @@ use std::ops::Range;
 use crate::model::deployable::DeployableId;
 // Kept here too while callers move to `model` (issue 15).
 pub use crate::model::ObjectRef;
-use crate::rules::Rule;
 pub use crate::severity::Severity;
 use crate::source::FileId;
+
+/// A rule's identity and documentation.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id, e.g. `INJ002`.
+    pub id: &'static str,
+    /// Stable kebab-case name, after the problem it finds.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line for `kubectl inject rules` and SARIF `shortDescription`.
+    pub summary: &'static str,
+    /// The `explain` page (Markdown).
+    pub explain: &'static str,
+}
+
+impl Rule {
+    /// Where the rule's page is published (SARIF `helpUri`, miette links).
+    pub fn help_uri(&self) -> String {
+        format!("{DOCS_BASE}/{}.md", self.name.replace('-', "_"))
+    }
+}
+
+/// Rule pages live next to the code; this is where the repository publishes them.
+pub const DOCS_BASE: &str = "https://github.com/kubectl-inject/kubectl-inject/blob/main/src/rules";
 
 /// A byte range in a file of the run's source map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -34,4 +34,5 @@ pub mod severity;
 pub mod source;
 pub mod suppress;
 pub mod webhook;
+pub mod words;
 pub mod yaml;

@@ -5,7 +5,7 @@
 //! fix) in a file of the same name beside it. [`RULES`] is the one registry;
 //! ids are stable and never reused.
 
-use crate::diagnostic::Severity;
+pub use crate::diagnostic::{DOCS_BASE, Rule};
 
 pub mod build_failed;
 pub mod chart_not_rendered;
@@ -58,30 +58,6 @@ pub mod unreachable_opt_in;
 pub mod unreadable_input;
 pub mod unused_suppression;
 pub mod webhook_misconfigured;
-
-/// A rule's identity and documentation.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Rule {
-    /// Stable id, e.g. `INJ002`.
-    pub id: &'static str,
-    /// Stable kebab-case name, after the problem it finds.
-    pub name: &'static str,
-    pub severity: Severity,
-    /// One line for `kubectl inject rules` and SARIF `shortDescription`.
-    pub summary: &'static str,
-    /// The `explain` page (Markdown).
-    pub explain: &'static str,
-}
-
-impl Rule {
-    /// Where the rule's page is published (SARIF `helpUri`, miette links).
-    pub fn help_uri(&self) -> String {
-        format!("{DOCS_BASE}/{}.md", self.name.replace('-', "_"))
-    }
-}
-
-/// Rule pages live next to the code; this is where the repository publishes them.
-pub const DOCS_BASE: &str = "https://github.com/kubectl-inject/kubectl-inject/blob/main/src/rules";
 
 /// Every rule this build implements, by id.
 pub static RULES: &[&Rule] = &[
@@ -170,20 +146,8 @@ pub fn find(id_or_name: &str) -> Option<&'static Rule> {
 
 /// The closest known id or name to a misspelt one, for did-you-mean help.
 pub fn suggest(input: &str) -> Option<&'static str> {
-    let upper = input.to_ascii_uppercase();
-    RULES
-        .iter()
-        .flat_map(|r| [r.id, r.name])
-        .chain(RESERVED.iter().copied())
-        .map(|candidate| {
-            (
-                strsim::levenshtein(&upper, &candidate.to_ascii_uppercase()),
-                candidate,
-            )
-        })
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, c)| c)
+    let names = RULES.iter().flat_map(|r| [r.id, r.name]);
+    crate::words::did_you_mean(input, names.chain(RESERVED.iter().copied()))
 }
 
 #[cfg(test)]

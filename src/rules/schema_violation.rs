@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{GROUP_VERSIONS, OWN_KINDS, Object};
+use crate::words::did_you_mean;
 use crate::yaml::{Node, Value};
 
 pub const RULE: super::Rule = super::Rule {
@@ -526,23 +527,6 @@ impl SchemaAt {
     }
 }
 
-/// The closest of `candidates` to `input`, when close enough to be a typo.
-fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let input_lower = input.to_lowercase();
-    candidates
-        .into_iter()
-        .filter(|c| *c != input)
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&input_lower, &c.to_lowercase()),
-                c,
-            )
-        })
-        .filter(|(d, c)| *d <= 2.max(c.len().min(input.len()) / 4) && *d < c.len().max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 /// `spec.containers[0].imagePullPolicy`, following the document so that a
 /// numeric key of a mapping is not taken for an index.
 fn display_path(root: &Node, pointer: &str) -> String {
@@ -898,19 +882,5 @@ spec:
             run("apiVersion: kubectl-inject.dev/v2\nkind: SidecarTemplate\nmetadata: {name: p}\n"),
             vec![]
         );
-    }
-
-    #[test]
-    fn did_you_mean_is_for_typos_only() {
-        assert_eq!(
-            did_you_mean("resource", ["resources", "ports"]),
-            Some("resources")
-        );
-        assert_eq!(
-            did_you_mean("imagepullpolicy", ["imagePullPolicy"]),
-            Some("imagePullPolicy")
-        );
-        assert_eq!(did_you_mean("foo", ["image", "ports"]), None);
-        assert_eq!(did_you_mean("x", ["tty"]), None);
     }
 }

@@ -44,17 +44,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Option<Diagnostic> {
     if OWN_KINDS.contains(&object.kind.as_str()) {
         return None;
     }
-    let suggestion = OWN_KINDS
-        .iter()
-        .map(|k| {
-            (
-                strsim::levenshtein(&object.kind.to_lowercase(), &k.to_lowercase()),
-                *k,
-            )
-        })
-        .min()
-        .filter(|(d, _)| *d <= 3)
-        .map(|(_, k)| k);
+    let suggestion = crate::words::did_you_mean(&object.kind, OWN_KINDS.iter().copied());
     let help = match suggestion {
         Some(kind) => format!("did you mean `{kind}`?"),
         None => format!("the kinds of {GROUP} are {}", OWN_KINDS.join(", ")),

@@ -206,18 +206,7 @@ impl Injector {
 
     /// The known key closest to a misspelt one, for did-you-mean help.
     pub fn suggest(&self, key: &str) -> Option<&str> {
-        let lower = key.to_ascii_lowercase();
-        self.keys
-            .iter()
-            .map(|k| {
-                (
-                    strsim::levenshtein(&lower, &k.key.to_ascii_lowercase()),
-                    k.key.as_str(),
-                )
-            })
-            .filter(|(d, _)| *d <= 3.max(key.len() / 8))
-            .min()
-            .map(|(_, k)| k)
+        crate::words::did_you_mean(key, self.keys.iter().map(|k| k.key.as_str()))
     }
 }
 

@@ -1,0 +1,46 @@
+//! Words for messages: the one "did you mean" of every finding and error.
+
+/// The candidate closest to `input`, when it is close enough to be a typo:
+/// case is ignored; a swap of two letters counts as one edit
+/// (Damerau-Levenshtein); at most 2 edits, or a quarter of the shorter of
+/// the two words, and never the whole candidate. `input` itself is no
+/// suggestion; of equally close candidates the first wins.
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = input.to_lowercase();
+    let length = input.chars().count();
+    candidates
+        .into_iter()
+        .filter(|c| *c != input)
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| {
+            let shorter = length.min(c.chars().count());
+            *d <= (shorter / 4).max(2) && *d < c.chars().count()
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn typos_only() {
+        assert_eq!(
+            did_you_mean("resource", ["resources", "ports"]),
+            Some("resources")
+        );
+        assert_eq!(
+            did_you_mean("imagepullpolicy", ["imagePullPolicy"]),
+            Some("imagePullPolicy")
+        );
+        assert_eq!(did_you_mean("INJ01", ["INJ001", "INJ010"]), Some("INJ001"));
+        assert_eq!(did_you_mean("tmeplate", ["template"]), Some("template"));
+        assert_eq!(did_you_mean("foo", ["image", "ports"]), None);
+        assert_eq!(did_you_mean("x", ["tty"]), None);
+        assert_eq!(did_you_mean("same", ["same"]), None);
+    }
+}
