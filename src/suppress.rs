@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use crate::diagnostic::{Diagnostic, ObjectRef};
+use crate::diagnostic::{Diagnostic, FileSpan, ObjectRef};
 use crate::model::Object;
 use crate::rules::{self, suppression_without_reason, unused_suppression};
 use crate::source::FileId;
@@ -137,10 +137,16 @@ pub fn apply(suppressions: &[Suppression], diagnostics: &mut Vec<Diagnostic>) ->
     suppressions
         .iter()
         .zip(used)
-        .filter_map(|(s, used)| match (&s.reason, used) {
-            (None, _) => Some(suppression_without_reason::report(s)),
-            (Some(_), false) => Some(unused_suppression::report(s)),
-            (Some(_), true) => None,
+        .filter_map(|(s, used)| {
+            let at = FileSpan {
+                file: s.file,
+                span: s.span.clone(),
+            };
+            match (&s.reason, used) {
+                (None, _) => Some(suppression_without_reason::report(&s.rule, &at, &s.object)),
+                (Some(_), false) => Some(unused_suppression::report(&s.rule, &at, &s.object)),
+                (Some(_), true) => None,
+            }
         })
         .collect()
 }

@@ -1,7 +1,6 @@
 //! INJ008: a suppression without a reason.
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::suppress::Suppression;
+use crate::diagnostic::{Diagnostic, FileSpan, ObjectRef, Severity};
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ008",
@@ -11,19 +10,16 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("suppression_without_reason.md"),
 };
 
-pub fn report(suppression: &Suppression) -> Diagnostic {
+/// The suppression of `rule` at `at`, in `object`, that gives no reason.
+pub fn report(rule: &str, at: &FileSpan, object: &ObjectRef) -> Diagnostic {
     Diagnostic::new(
         &RULE,
-        format!(
-            "suppression of {} has no reason, so it is not applied",
-            suppression.rule
-        ),
+        format!("suppression of {rule} has no reason, so it is not applied"),
     )
-    .at(suppression.file, suppression.span.clone())
+    .at(at.file, at.span.clone())
     .label("reason missing")
-    .object(Some(suppression.object.clone()))
+    .object(Some(object.clone()))
     .help(format!(
-        "write why the finding is acceptable: `{}=<reason>`",
-        suppression.rule
+        "write why the finding is acceptable: `{rule}=<reason>`"
     ))
 }

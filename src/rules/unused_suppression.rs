@@ -1,7 +1,6 @@
 //! INJ009: a suppression that suppresses nothing.
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::suppress::Suppression;
+use crate::diagnostic::{Diagnostic, FileSpan, ObjectRef, Severity};
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ009",
@@ -11,29 +10,29 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("unused_suppression.md"),
 };
 
-pub fn report(suppression: &Suppression) -> Diagnostic {
-    let known = super::find(&suppression.rule).is_some()
-        || super::RESERVED.contains(&suppression.rule.as_str());
+/// The suppression of `rule` at `at`, in `object`, that silenced nothing.
+pub fn report(rule: &str, at: &FileSpan, object: &ObjectRef) -> Diagnostic {
+    let known = super::find(rule).is_some() || super::RESERVED.contains(&rule);
     let (message, help) = if known {
         (
             format!(
                 "suppression of {} suppresses nothing: the rule reports nothing on this object",
-                suppression.rule
+                rule
             ),
             "remove the entry; stale suppressions hide the next real finding".to_owned(),
         )
     } else {
         (
-            format!("suppression of {}: there is no such rule", suppression.rule),
-            match super::suggest(&suppression.rule) {
+            format!("suppression of {}: there is no such rule", rule),
+            match super::suggest(rule) {
                 Some(id) => format!("did you mean `{id}`? `kubectl inject rules` lists them"),
                 None => "`kubectl inject rules` lists the rule ids".to_owned(),
             },
         )
     };
     Diagnostic::new(&RULE, message)
-        .at(suppression.file, suppression.span.clone())
+        .at(at.file, at.span.clone())
         .label("unused")
-        .object(Some(suppression.object.clone()))
+        .object(Some(object.clone()))
         .help(help)
 }
