@@ -147,16 +147,6 @@ const NOT_YET: &[(&str, &str, &str)] = &[
         "diagnostic",
         "the simulation returns facts only",
     ),
-    (
-        "src/rules/suppression_without_reason.rs",
-        "suppress",
-        "suppression comments are read below the rules",
-    ),
-    (
-        "src/rules/unused_suppression.rs",
-        "suppress",
-        "suppression comments are read below the rules",
-    ),
 ];
 
 fn floor_of(module: &str) -> Option<usize> {
