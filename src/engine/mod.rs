@@ -4,6 +4,7 @@
 
 mod drift;
 mod known;
+mod known_settings;
 mod policy_set;
 
 pub use drift::{KnownVersions, LiveOutcomes, LiveSummary};
@@ -160,7 +161,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn from_objects(objects: &[crate::model::Object], config: &Config) -> Cluster {
         let webhooks = Webhooks::from_objects(objects);
-        let known = KnownSettings::resolve(config, objects);
+        let known = known_settings::known_settings(config, objects);
         Cluster {
             known_versions: KnownVersions::from_config(config, known.istio.source.is_some()),
             namespaces: Namespaces::from_objects(objects),
