@@ -218,7 +218,7 @@ impl Config {
 
     pub fn load(path: &Path, rules: &dyn RuleNames) -> Result<Config, Box<ConfigError>> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::whole_file::read_text(path, crate::whole_file::LIMIT).map_err(|e| {
             Box::new(ConfigError {
                 path: name.clone(),
                 message: e.to_string(),

@@ -34,5 +34,6 @@ pub mod severity;
 pub mod source;
 pub mod suppress;
 pub mod webhook;
+pub mod whole_file;
 pub mod words;
 pub mod yaml;

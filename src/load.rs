@@ -315,7 +315,7 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
 /// The text of UTF-16 bytes that start with a byte-order mark (`FF FE`
 /// little-endian, `FE FF` big-endian); `None` for anything else. Unpaired
 /// surrogates become U+FFFD, as a lossy reader would show them.
-fn decode_utf16(bytes: &[u8]) -> Option<String> {
+pub(crate) fn decode_utf16(bytes: &[u8]) -> Option<String> {
     let little = match bytes {
         [0xFF, 0xFE, ..] => true,
         [0xFE, 0xFF, ..] => false,
@@ -379,16 +379,10 @@ pub enum ReadError {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if size > limit {
-        return Err(ReadError::TooLarge(size));
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
-    Ok(bytes)
+    crate::whole_file::read(path, limit).map_err(|e| match e {
+        crate::whole_file::ReadError::TooLarge { size, .. } => ReadError::TooLarge(size),
+        crate::whole_file::ReadError::Io(e) => ReadError::Io(e.to_string()),
+    })
 }
 
 #[cfg(test)]

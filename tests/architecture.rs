@@ -16,7 +16,15 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, &[&str])] = &[
     (
         "text and files",
-        &["diff", "hash", "severity", "source", "words", "yaml"],
+        &[
+            "diff",
+            "hash",
+            "severity",
+            "source",
+            "whole_file",
+            "words",
+            "yaml",
+        ],
     ),
     ("objects", &["model"]),
     ("schemas", &["schema"]),

@@ -619,3 +619,18 @@ fn files_outside_the_tree_and_control_bytes_never_reach_the_report() {
         "{stderr}"
     );
 }
+
+/// `--config` is read up to a limit: `/dev/zero` is refused at once (exit
+/// 2, naming it and the limit), not read until memory runs out.
+#[test]
+fn an_endless_config_file_is_refused_at_the_limit() {
+    let dir = tree(&[("apps/web.yaml", DEPLOYMENT)]);
+    bin()
+        .current_dir(dir.path())
+        .args(["lint", "--config", "/dev/zero", "apps"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/dev/zero"))
+        .stderr(predicate::str::contains("MiB"));
+}

@@ -1515,3 +1515,38 @@ fn injection_over_http2_matches_http1_even_multiplexed() {
         assert_eq!(answer["response"]["patch"], one.json()["response"]["patch"]);
     }
 }
+
+/// The certificate and key are read up to a limit: `/dev/zero` for either
+/// stops `serve` at once with exit 2, naming the file and the limit.
+#[test]
+fn endless_certificate_files_are_refused_at_the_limit() {
+    let pki = Pki::new();
+    let policies: Vec<String> = POLICY_SET
+        .iter()
+        .map(|p| package_root().join(p).display().to_string())
+        .collect();
+    let (cert, key) = (
+        pki.cert().display().to_string(),
+        pki.key().display().to_string(),
+    );
+    for (cert, key) in [("/dev/zero", key.as_str()), (cert.as_str(), "/dev/zero")] {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--offline",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        ];
+        args.extend(policies.iter().map(String::as_str));
+        let run = common::apiserver::inject(&args, &[], Duration::from_secs(20));
+        run.expect_code(&[2]).expect_no_crash();
+        assert!(
+            run.says("/dev/zero") && run.says("MiB"),
+            "names the file and the limit:\n{}",
+            run.stderr
+        );
+    }
+}

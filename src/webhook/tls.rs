@@ -12,6 +12,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+use crate::whole_file;
+
 /// The certificate and key files and what was last read from them.
 #[derive(Debug)]
 pub struct Certificates {
@@ -84,17 +86,21 @@ pub fn server_config(certificates: Arc<Certificates>) -> Result<Arc<ServerConfig
     Ok(Arc::new(config))
 }
 
+/// The certificate's or the key's bytes, at most [`whole_file::LIMIT`].
+fn read_pem(what: &str, path: &Path) -> Result<Vec<u8>, String> {
+    whole_file::read(path, whole_file::LIMIT)
+        .map_err(|e| format!("reading the TLS {what} {}: {e}", path.display()))
+}
+
 fn fingerprint(cert_path: &Path, key_path: &Path) -> Result<u64, String> {
-    let cert = std::fs::read(cert_path).map_err(|e| format!("{}: {e}", cert_path.display()))?;
-    let key = std::fs::read(key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
+    let cert = read_pem("certificate", cert_path)?;
+    let key = read_pem("key", key_path)?;
     Ok(crate::hash::fnv1a64(&[cert, key].concat()))
 }
 
 fn read(cert_path: &Path, key_path: &Path) -> Result<(CertifiedKey, u64), String> {
-    let cert_pem = std::fs::read(cert_path)
-        .map_err(|e| format!("reading the TLS certificate {}: {e}", cert_path.display()))?;
-    let key_pem = std::fs::read(key_path)
-        .map_err(|e| format!("reading the TLS key {}: {e}", key_path.display()))?;
+    let cert_pem = read_pem("certificate", cert_path)?;
+    let key_pem = read_pem("key", key_path)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| {
