@@ -551,6 +551,17 @@ fn a_failing_exec_plugin_exits_2_with_a_message() {
     );
     let run = simulate(&scratch, &["--kubeconfig", &kc], &[]);
     assert_refused(&run, &["failing-credential.sh", "not logged in"]);
+    assert!(
+        run.says("failing-credential.sh") && run.says("not logged in"),
+        "names the plugin and what it said:\n{}",
+        run.stderr
+    );
+    // The plugin failed before any request: the API server refused nothing.
+    assert!(
+        !run.says("API server"),
+        "the API server is not to blame:\n{}",
+        run.stderr
+    );
     // Clear: what failed and what it said, not Rust's debug print of it.
     for debug in ["Output {", "ExitStatus(", "unix_wait_status"] {
         assert!(
@@ -559,6 +570,83 @@ fn a_failing_exec_plugin_exits_2_with_a_message() {
             run.stderr
         );
     }
+}
+
+/// An exec plugin that never answers is stopped at `--request-timeout`, and
+/// the message names it and the time it had; one that prints without end is
+/// stopped at the output limit. Neither is the API server's fault.
+#[test]
+fn a_hanging_or_endless_exec_plugin_is_stopped_and_named() {
+    let Some(api) = apiserver() else { return };
+    let ns = namespace_with_pod(api, "kc-exec-hang");
+    let scratch = Scratch::new();
+
+    let plugin = scratch.script(
+        "hanging-credential.sh",
+        "#!/bin/sh\necho 'waiting for the browser login' >&2\nsleep 120\n",
+    );
+    let kc = scratch.write(
+        "hangs.yaml",
+        &api.kubeconfig_with("exec", &exec_user(&plugin, ""), Some(&ns)),
+    );
+    let policies = scratch.policies();
+    let run = inject(
+        &[
+            "simulate",
+            "--live",
+            "--format",
+            "json",
+            &policies,
+            "--kubeconfig",
+            &kc,
+            "--request-timeout",
+            "2s",
+        ],
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_refused(&run, &["hanging-credential.sh"]);
+    assert!(
+        run.says("within 2s") && run.says("--request-timeout"),
+        "says how long it waited and why:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.says("waiting for the browser login"),
+        "shows what the plugin said:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "stopped at the timeout, took {:?}",
+        run.elapsed
+    );
+    assert!(
+        !run.says("API server"),
+        "the API server is not to blame:\n{}",
+        run.stderr
+    );
+
+    // Output without end (`yes`): stopped at the limit, not read for ever.
+    let kc = scratch.write(
+        "endless.yaml",
+        &api.kubeconfig_with("exec", &exec_user("yes", ""), Some(&ns)),
+    );
+    let run = inject(
+        &[
+            "simulate",
+            "--live",
+            "--format",
+            "json",
+            &policies,
+            "--kubeconfig",
+            &kc,
+        ],
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_refused(&run, &["`yes`"]);
+    assert!(run.says("MiB"), "names the limit:\n{}", run.stderr);
 }
 
 /// kubectl: `exec: executable /nonexistent/acme-credential-helper not found`.
@@ -758,4 +846,60 @@ fn a_missing_or_broken_kubeconfig_exits_2() {
     let broken = scratch.write("broken.yaml", "apiVersion: v1\nkind: Config\nclusters: [\n");
     let run = simulate(&scratch, &["--kubeconfig", &broken], &[]);
     assert_refused(&run, &["broken.yaml"]);
+}
+
+/// Files read whole on the user's word are read up to a limit: `/dev/zero`
+/// as the kubeconfig, in `KUBECONFIG`, as a token file, a client
+/// certificate or a CA is refused at once, naming the file and the limit,
+/// instead of being read until memory runs out.
+#[test]
+fn endless_kubeconfig_files_are_refused_at_the_limit() {
+    // Needs no server: the files are read before any connection.
+    let scratch = Scratch::new();
+    let quick = Duration::from_secs(20);
+    let policies = scratch.policies();
+    let live = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["simulate", "--live", "--format", "json", policies.as_str()];
+        all.extend_from_slice(args);
+        inject(&all, env, quick)
+    };
+    let limited = |run: &Run, file: &str| {
+        assert_refused(run, &[file]);
+        assert!(
+            run.says(file) && run.says("MiB"),
+            "names {file} and the limit:\n{}",
+            run.stderr
+        );
+    };
+    limited(&live(&["--kubeconfig", "/dev/zero"], &[]), "/dev/zero");
+    limited(&live(&[], &[("KUBECONFIG", "/dev/zero")]), "/dev/zero");
+
+    let cluster = "{server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true}";
+    let kubeconfig = |user: &str, cluster: &str| {
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {cluster}}}]
+users: [{{name: u, user: {user}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+current-context: x
+"
+        )
+    };
+    for (name, user, cluster) in [
+        ("token-file.yaml", "{tokenFile: /dev/zero}", cluster),
+        (
+            "client-cert.yaml",
+            "{client-certificate: /dev/zero, client-key: /dev/zero}",
+            cluster,
+        ),
+        (
+            "ca.yaml",
+            "{token: t}",
+            "{server: \"https://127.0.0.1:1\", certificate-authority: /dev/zero}",
+        ),
+    ] {
+        let kc = scratch.write(name, &kubeconfig(user, cluster));
+        limited(&live(&["--kubeconfig", &kc], &[]), "/dev/zero");
+    }
 }

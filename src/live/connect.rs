@@ -1,16 +1,22 @@
 //! Connecting as kubectl does: `--kubeconfig`, else `KUBECONFIG` (a list of
 //! files, merged by kubectl's rules), else `~/.kube/config`; `--context`,
 //! `--cluster`, `--user` over the current context's; the context's namespace
-//! when `-n` is absent; `--request-timeout`. Tokens, client certificates and
-//! exec credential plugins are kube-client's (the same code kube-rs
-//! controllers use).
+//! when `-n` is absent; `--request-timeout`. Tokens and client certificates
+//! are kube-client's (the same code kube-rs controllers use); exec
+//! credential plugins are run here, with a deadline (`exec.rs`). Every file
+//! named (the kubeconfigs and the CA, certificate, key and token files they
+//! name) is read with a size limit ([`crate::whole_file`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::LiveError;
+use super::exec::{ExecToken, ExecTokenLayer, Plugin};
+use crate::whole_file;
 
 /// kubectl's connection flags.
 #[derive(Debug, Clone, Default)]
@@ -19,7 +25,8 @@ pub struct ConnectOptions {
     pub context: Option<String>,
     pub cluster: Option<String>,
     pub user: Option<String>,
-    /// `--request-timeout`; `None` or zero waits forever.
+    /// `--request-timeout`; `None` (zero) waits forever for API requests,
+    /// and [`super::exec::DEFAULT_TIMEOUT`] for an exec credential plugin.
     pub request_timeout: Option<Duration>,
 }
 
@@ -61,9 +68,20 @@ pub fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
     Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
 }
 
+/// `2s`, `500ms`, `1m`, `1.5s`: a duration as `--request-timeout` takes it.
+pub fn duration_text(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    match millis {
+        m if m < 1000 => format!("{m}ms"),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        _ => format!("{:.1}s", duration.as_secs_f64()),
+    }
+}
+
 /// Loads the kubeconfig and builds a client.
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> {
-    let kubeconfig = match &options.kubeconfig {
+    let mut kubeconfig = match &options.kubeconfig {
         Some(path) => read_file(path)?,
         None => read_default()?,
     };
@@ -73,7 +91,10 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> 
         .or_else(|| kubeconfig.current_context.clone())
         .unwrap_or_default();
     check_names(&kubeconfig, options)?;
-    let exec_command = user_of(&kubeconfig, options, &context)
+    let user = user_of(&kubeconfig, options, &context);
+    let cluster = cluster_of(&kubeconfig, options, &context);
+    read_referenced_files(&mut kubeconfig, cluster.as_deref(), user.as_deref())?;
+    let exec_command = user
         .and_then(|user| kubeconfig.auth_infos.iter().find(|a| a.name == user))
         .and_then(|a| a.auth_info.as_ref()?.exec.as_ref()?.command.clone());
     let kube_options = KubeConfigOptions {
@@ -91,9 +112,10 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> 
     }
     let server = config.cluster_url.to_string();
     let namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|e| match e {
-        // Credential plugins run here, before the first request.
-        kube::Error::Auth(auth) => LiveError::Unauthorized {
+    let exec_token = run_exec_plugin(&mut config, options.request_timeout, &context).await?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| match e {
+        // A token file is read here, before the first request.
+        kube::Error::Auth(auth) => LiveError::Credentials {
             context: context.clone(),
             detail: super::auth_detail(exec_command.as_deref(), &auth),
         },
@@ -102,6 +124,10 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> 
             super::error_chain(&other)
         )),
     })?;
+    let client = match exec_token {
+        Some(token) => builder.with_layer(&ExecTokenLayer(token)).build(),
+        None => builder.build(),
+    };
     Ok(Connection {
         client,
         server,
@@ -111,9 +137,158 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> 
     })
 }
 
+/// Runs the user's exec credential plugin, if the connection uses it (as
+/// kube-client decides: an auth provider, a user name and password, a token
+/// or a token file come first), within `request_timeout` or the default:
+/// its client certificate becomes the connection's, its token a layer that
+/// adds it to each request and renews it. The plugin is taken out of the
+/// configuration, so kube-client never runs it.
+async fn run_exec_plugin(
+    config: &mut kube::Config,
+    request_timeout: Option<Duration>,
+    context: &str,
+) -> Result<Option<Arc<ExecToken>>, LiveError> {
+    let auth = &config.auth_info;
+    let uses_exec = auth.exec.is_some()
+        && auth.auth_provider.is_none()
+        && !(auth.username.is_some() && auth.password.is_some())
+        && auth.token.is_none()
+        && auth.token_file.is_none();
+    if !uses_exec {
+        return Ok(None);
+    }
+    let credentials = |e: super::exec::ExecError| LiveError::Credentials {
+        context: context.to_owned(),
+        detail: e.0,
+    };
+    let Some(exec) = config.auth_info.exec.take() else {
+        return Ok(None);
+    };
+    let plugin = Plugin::new(exec, request_timeout).map_err(credentials)?;
+    let running = plugin.clone();
+    let credential = tokio::task::spawn_blocking(move || running.run())
+        .await
+        .map_err(|e| LiveError::Other(format!("running the credential plugin: {e}")))?
+        .map_err(credentials)?;
+    if let (Some(cert), Some(key)) = (
+        &credential.client_certificate_data,
+        &credential.client_key_data,
+    ) {
+        let base64 = base64::engine::general_purpose::STANDARD;
+        config.auth_info.client_certificate_data = Some(base64.encode(cert));
+        config.auth_info.client_key_data = Some(base64.encode(key).into());
+        return Ok(None);
+    }
+    Ok(credential
+        .token
+        .map(|token| Arc::new(ExecToken::new(plugin, token, credential.expiration))))
+}
+
+/// A kubeconfig file, read with the size limit, as kube-client reads one
+/// (UTF-16 with a byte-order mark too, several documents merged, relative
+/// paths of files it names taken from its folder).
 fn read_file(path: &Path) -> Result<Kubeconfig, LiveError> {
-    Kubeconfig::read_from(path)
-        .map_err(|e| LiveError::Config(format!("reading the kubeconfig {}: {e}", path.display())))
+    let failed = |e: &dyn std::fmt::Display| {
+        LiveError::Config(format!("reading the kubeconfig {}: {e}", path.display()))
+    };
+    let bytes = whole_file::read(path, whole_file::LIMIT).map_err(|e| failed(&e))?;
+    let text = crate::load::decode_utf16(&bytes)
+        .map(Ok)
+        .unwrap_or_else(|| {
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            String::from_utf8(bytes.to_vec()).map_err(|_| "it is not UTF-8 text")
+        })
+        .map_err(|e| failed(&e))?;
+    let mut kubeconfig = Kubeconfig::from_yaml(&text).map_err(|e| failed(&e))?;
+    if let Some(dir) = path.parent() {
+        absolute_paths(&mut kubeconfig, dir);
+    }
+    Ok(kubeconfig)
+}
+
+/// The files a kubeconfig names, relative to its folder (as kube-client and
+/// kubectl take them); an exec command only when it has a `/`, as a bare
+/// name is looked up in `PATH`.
+fn absolute_paths(kubeconfig: &mut Kubeconfig, dir: &Path) {
+    let absolute = |path: &mut Option<String>| {
+        if let Some(p) = path.as_deref()
+            && Path::new(p).is_relative()
+            && let Some(joined) = dir.join(p).to_str()
+        {
+            *path = Some(joined.to_owned());
+        }
+    };
+    for named in &mut kubeconfig.clusters {
+        if let Some(cluster) = &mut named.cluster {
+            absolute(&mut cluster.certificate_authority);
+        }
+    }
+    for named in &mut kubeconfig.auth_infos {
+        if let Some(auth) = &mut named.auth_info {
+            absolute(&mut auth.client_certificate);
+            absolute(&mut auth.client_key);
+            absolute(&mut auth.token_file);
+            if let Some(exec) = &mut auth.exec
+                && exec
+                    .command
+                    .as_deref()
+                    .is_some_and(|c| c.contains(std::path::MAIN_SEPARATOR))
+            {
+                absolute(&mut exec.command);
+            }
+        }
+    }
+}
+
+/// Reads the files the connection's cluster and user name, with the size
+/// limit: the CA, the client certificate and key become their `-data`
+/// fields (kube-client would read them whole, without a limit); the token
+/// file is checked, and left for kube-client, which reads it again each
+/// minute (a projected token is rotated).
+fn read_referenced_files(
+    kubeconfig: &mut Kubeconfig,
+    cluster: Option<&str>,
+    user: Option<&str>,
+) -> Result<(), LiveError> {
+    let read = |what: &str, path: &str| {
+        whole_file::read(Path::new(path), whole_file::LIMIT)
+            .map_err(|e| LiveError::Config(format!("reading the kubeconfig's {what} {path}: {e}")))
+    };
+    let base64 = base64::engine::general_purpose::STANDARD;
+    if let Some(entry) = kubeconfig
+        .clusters
+        .iter_mut()
+        .find(|c| Some(c.name.as_str()) == cluster)
+        .and_then(|c| c.cluster.as_mut())
+        && entry.certificate_authority_data.is_none()
+        && let Some(path) = entry.certificate_authority.take()
+    {
+        entry.certificate_authority_data =
+            Some(base64.encode(read("certificate-authority", &path)?));
+    }
+    if let Some(auth) = kubeconfig
+        .auth_infos
+        .iter_mut()
+        .find(|a| Some(a.name.as_str()) == user)
+        .and_then(|a| a.auth_info.as_mut())
+    {
+        if auth.client_certificate_data.is_none()
+            && let Some(path) = auth.client_certificate.take()
+        {
+            auth.client_certificate_data = Some(base64.encode(read("client-certificate", &path)?));
+        }
+        if auth.client_key_data.is_none()
+            && let Some(path) = auth.client_key.take()
+        {
+            auth.client_key_data = Some(base64.encode(read("client-key", &path)?).into());
+        }
+        if auth.token.is_none()
+            && let Some(path) = &auth.token_file
+        {
+            read("tokenFile", path)?;
+        }
+    }
+    Ok(())
 }
 
 /// `KUBECONFIG` (a list of files merged in order, the first one winning, and
@@ -204,6 +379,22 @@ fn check_names(kubeconfig: &Kubeconfig, options: &ConnectOptions) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The cluster a connection goes to: `--cluster`, else the context's.
+fn cluster_of(kubeconfig: &Kubeconfig, options: &ConnectOptions, context: &str) -> Option<String> {
+    options.cluster.clone().or_else(|| {
+        Some(
+            kubeconfig
+                .contexts
+                .iter()
+                .find(|c| c.name == context)?
+                .context
+                .as_ref()?
+                .cluster
+                .clone(),
+        )
+    })
 }
 
 /// The user a connection authenticates as: `--user`, else the context's.

@@ -9,6 +9,7 @@
 //! ClusterRole that would be enough, `rbac.rs`).
 
 pub mod connect;
+pub mod exec;
 pub mod fetch;
 pub mod object;
 mod rbac;
@@ -38,8 +39,14 @@ pub enum LiveError {
         access: Access,
         message: String,
     },
-    /// The API server refused the credentials (401), or an exec plugin failed.
+    /// The API server refused the credentials (401).
     Unauthorized {
+        context: String,
+        detail: String,
+    },
+    /// No credentials to send: the exec plugin failed, hung or printed no
+    /// ExecCredential, a token file could not be read (before any request).
+    Credentials {
         context: String,
         detail: String,
     },
@@ -103,6 +110,10 @@ impl std::fmt::Display for LiveError {
             LiveError::Unauthorized { context, detail } => write!(
                 f,
                 "the API server refused the credentials of context `{context}`: {detail}"
+            ),
+            LiveError::Credentials { context, detail } => write!(
+                f,
+                "cannot get the credentials of context `{context}`: {detail}"
             ),
             LiveError::NotFound(message)
             | LiveError::Config(message)
@@ -178,7 +189,7 @@ fn classify(conn: &Connection, error: kube::Error, access: Access) -> LiveError 
             "cannot {access}: {} ({} {})",
             status.message, status.code, status.reason
         )),
-        kube::Error::Auth(e) => LiveError::Unauthorized {
+        kube::Error::Auth(e) => LiveError::Credentials {
             context: conn.context.clone(),
             detail: auth_detail(conn.exec_command.as_deref(), &e),
         },
@@ -186,9 +197,16 @@ fn classify(conn: &Connection, error: kube::Error, access: Access) -> LiveError 
             let auth = e
                 .downcast_ref::<kube::client::AuthError>()
                 .expect("checked");
-            LiveError::Unauthorized {
+            LiveError::Credentials {
                 context: conn.context.clone(),
                 detail: auth_detail(conn.exec_command.as_deref(), auth),
+            }
+        }
+        // The exec plugin, run again to renew its token.
+        kube::Error::Service(e) if e.downcast_ref::<exec::ExecError>().is_some() => {
+            LiveError::Credentials {
+                context: conn.context.clone(),
+                detail: e.to_string(),
             }
         }
         other => {
