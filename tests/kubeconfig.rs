@@ -535,6 +535,36 @@ fn exec_credential_plugins() {
     assert_sees(&run, &ns);
 }
 
+/// A token that expires within the minute is renewed before each request,
+/// by running the plugin again (kubectl-inject runs plugins itself).
+#[test]
+fn an_expiring_exec_token_is_renewed() {
+    let Some(api) = apiserver() else { return };
+    let ns = namespace_with_pod(api, "kc-exec-renew");
+    let scratch = Scratch::new();
+    let runs = scratch.path("runs");
+    let plugin = scratch.script(
+        "expiring-credential.sh",
+        &format!(
+            "#!/bin/sh\necho run >> '{runs}'\nexpires=$(date -u -d '+30 seconds' +%Y-%m-%dT%H:%M:%SZ)\n\
+             printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\
+             \"status\":{{\"token\":\"admin-token\",\"expirationTimestamp\":\"%s\"}}}}' \"$expires\"\n"
+        ),
+    );
+    let kc = scratch.write(
+        "expiring.yaml",
+        &api.kubeconfig_with("exec", &exec_user(&plugin, ""), Some(&ns)),
+    );
+    let run = simulate(&scratch, &["--kubeconfig", &kc], &[]);
+    assert_sees(&run, &ns);
+    let runs = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert!(
+        runs.lines().count() >= 2,
+        "the plugin ran again to renew the token: {} runs",
+        runs.lines().count()
+    );
+}
+
 #[test]
 fn a_failing_exec_plugin_exits_2_with_a_message() {
     let Some(api) = apiserver() else { return };
