@@ -4,12 +4,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::package_root;
 use common::webhook::{
-    HttpsClient, KeepAlive, Pki, Reply, Webhook, answer_patch, apply_answer, metric, pod_review,
-    review, server_cert_cn, wait_until,
+    H2_PREFACE_AND_SETTINGS, H2Frame, HttpsClient, KeepAlive, Pki, Reply, Webhook, answer_patch,
+    apply_answer, h2_frame_types, metric, pod_review, review, server_cert_cn, wait_until,
 };
 use kubectl_inject::config::Config;
 use kubectl_inject::engine::OWN_INJECTOR;
@@ -1514,6 +1514,196 @@ fn injection_over_http2_matches_http1_even_multiplexed() {
         assert_eq!(answer["response"]["uid"], format!("uid-h2-{i}"));
         assert_eq!(answer["response"]["patch"], one.json()["response"]["patch"]);
     }
+}
+
+// ---------------------------------------------------------------------------
+// 7. Connections: timeouts, the cap, limits over HTTP/2, bounded logs.
+
+/// Closed within a few seconds (not at once, nor never), by a server
+/// whose timeouts are 1 s: how long it took and what came before.
+fn closed_in_time(what: &str, closed: Option<(Duration, Vec<u8>)>) -> Vec<u8> {
+    let (after, seen) = closed.unwrap_or_else(|| panic!("{what}: still open after 10 s"));
+    assert!(
+        after >= Duration::from_millis(700) && after < Duration::from_secs(4),
+        "{what}: closed after {after:?}"
+    );
+    seen
+}
+
+/// A connection with no request in progress is closed at
+/// `--idle-timeout`: an HTTP/1.1 keep-alive one, an HTTP/2 one with a
+/// GOAWAY first (they were held for ever). A request whose body takes
+/// longer than that is in progress, not idle, and is answered.
+#[test]
+fn idle_connections_are_closed_at_the_idle_timeout() {
+    let pki = Pki::new();
+    let webhook = start(
+        &pki,
+        &["--idle-timeout", "1s", "--header-read-timeout", "30s"],
+    );
+
+    let mut h1 = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    assert_eq!(h1.request("GET", "/healthz", b"").status, 200);
+    closed_in_time(
+        "HTTP/1.1 keep-alive",
+        h1.wait_closed(Duration::from_secs(10)),
+    );
+
+    let mut h2 = KeepAlive::open_alpn(&webhook.addr, &pki.ca_pem, &[b"h2"]);
+    h2.write(H2_PREFACE_AND_SETTINGS).unwrap();
+    let seen = closed_in_time("HTTP/2", h2.wait_closed_h2(Duration::from_secs(10)));
+    assert!(
+        h2_frame_types(&seen).contains(&H2Frame::GOAWAY),
+        "a GOAWAY before the close: frames {:?}",
+        h2_frame_types(&seen)
+    );
+
+    // Busy is not idle: a body trickling in for about 2.4 s is waited for.
+    let pod = deployment_pod(
+        "web",
+        "shop",
+        json!({"app": "web"}),
+        json!([{"name": "web", "image": "nginx:1.27"}]),
+    );
+    let body = pod_review("uid-trickle", "shop", &pod).to_string();
+    let mut trickle = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    trickle
+        .write(
+            format!(
+                "POST /inject HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let pieces: Vec<&[u8]> = body.as_bytes().chunks(body.len() / 8 + 1).collect();
+    let (last, first) = pieces.split_last().unwrap();
+    for piece in first {
+        trickle.write(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let reply = trickle.send_raw(last);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["response"]["uid"], "uid-trickle");
+}
+
+/// `--header-read-timeout` bounds the TLS handshake (a TCP connection that
+/// never sends a ClientHello) and an HTTP/1.1 request's headers, though
+/// bytes keep coming (a slowloris client), and so the wait for the next
+/// request on a keep-alive connection.
+#[test]
+fn slow_handshakes_and_slow_headers_are_cut_off_at_the_header_read_timeout() {
+    let pki = Pki::new();
+    let webhook = start(
+        &pki,
+        &["--header-read-timeout", "1s", "--idle-timeout", "30s"],
+    );
+
+    let started = Instant::now();
+    let mut tcp = std::net::TcpStream::connect(&webhook.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read = std::io::Read::read(&mut tcp, &mut [0u8; 64]);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock),
+        "closed, not timed out: {read:?}"
+    );
+    closed_in_time("no ClientHello", Some((started.elapsed(), Vec::new())));
+
+    // A header line every 100 ms, for ever.
+    let mut slow = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    let started = Instant::now();
+    slow.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if slow.write(b"X-Slow: 1\r\n").is_err() || slow.closed_now(&mut seen) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a client sending its headers slowly is never cut off"
+        );
+    }
+    closed_in_time("slow headers", Some((started.elapsed(), seen)));
+
+    let mut kept = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    assert_eq!(kept.request("GET", "/healthz", b"").status, 200);
+    closed_in_time(
+        "HTTP/1.1 keep-alive",
+        kept.wait_closed(Duration::from_secs(10)),
+    );
+
+    let client = HttpsClient::new(&pki.ca_pem, false);
+    let metrics = webhook.metrics(&client);
+    assert!(
+        metric(
+            &metrics,
+            r#"kubectl_inject_errors_total{kind="header_timeout"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+}
+
+/// Past `--max-connections`, a new connection (a kubelet probe) gets in by
+/// closing the connection that has been idle longest; when every connection
+/// is busy with a request it waits until one is answered (at most
+/// `--deadline`), then gets in.
+#[test]
+fn past_the_connection_cap_idle_connections_make_room_and_busy_ones_are_waited_for() {
+    let pki = Pki::new();
+    let webhook = start(&pki, &["--max-connections", "2", "--deadline", "3s"]);
+    let mut first = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    assert_eq!(first.request("GET", "/healthz", b"").status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    assert_eq!(second.request("GET", "/healthz", b"").status, 200);
+
+    let probe = HttpsClient::new(&pki.ca_pem, false);
+    let started = Instant::now();
+    assert_eq!(probe.get(&webhook.url("/healthz")).status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        first.wait_closed(Duration::from_secs(5)).is_some(),
+        "the longest idle connection made room"
+    );
+    assert_eq!(second.request("GET", "/healthz", b"").status, 200);
+    drop(probe);
+
+    // Two connections each waiting for a request body that does not come.
+    let head = "POST /inject HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut conn = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+        conn.write(head.as_bytes()).unwrap();
+        busy.push(conn);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let client = HttpsClient::new(&pki.ca_pem, false);
+    let started = Instant::now();
+    assert_eq!(client.get(&webhook.url("/healthz")).status, 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(8),
+        "waited for a busy connection to be answered (--deadline 3s): {waited:?}"
+    );
+    let metrics = webhook.metrics(&client);
+    assert!(
+        metric(
+            &metrics,
+            r#"kubectl_inject_errors_total{kind="connection_cap"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
 }
 
 /// The certificate and key are read up to a limit: `/dev/zero` for either

@@ -11,6 +11,7 @@ use super::{GlobalArgs, Outcome, fail};
 use crate::live::connect::{ConnectOptions, parse_timeout};
 use crate::source::{DiscoverOptions, absolute_normalized};
 use crate::webhook::admission::OnError;
+use crate::webhook::connections::Limits;
 use crate::webhook::policy_sets::SetOptions;
 use crate::webhook::{PolicySource, ServeOptions, run};
 
@@ -39,6 +40,20 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_size: usize,
+    /// Time a client has for the TLS handshake, and on HTTP/1.1 for each
+    /// request's headers (so an HTTP/1.1 connection waits this long for
+    /// its next request)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: Duration,
+    /// Close a connection with no request in progress for this long
+    /// (HTTP/2 with a GOAWAY); longer than the API server's own 90 s, so
+    /// that the API server is the one to close
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = duration)]
+    pub idle_timeout: Duration,
+    /// Connections open at most: past it the one idle longest is closed for
+    /// a new one; when all have a request in progress, new ones wait
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Audit log file (one JSON line per decision); `-` is standard output
     #[arg(long, value_name = "FILE", default_value = "-")]
     pub audit_log: PathBuf,
@@ -106,6 +121,11 @@ pub fn run_serve(global: &GlobalArgs, args: ServeArgs) -> Outcome {
         on_error: args.on_error,
         deadline: args.deadline,
         max_body_size: args.max_body_size,
+        limits: Limits {
+            header_read_timeout: args.header_read_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections as usize,
+        },
         audit_log: (args.audit_log.as_os_str() != "-").then_some(args.audit_log),
         reload_interval: args.reload_interval,
         template_namespace: args.template_namespace,

@@ -44,6 +44,7 @@ pub struct Metrics {
     generation: Gauge,
     policies: Gauge,
     templates: Gauge,
+    connections: Gauge,
 }
 
 /// Admission latency buckets: 100 µs to about 3 s, doubling.
@@ -95,7 +96,7 @@ impl Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "errors",
-            "Errors by kind (malformed, too_large, deadline, panic, no_policy_set, tls_handshake, watch)",
+            "Errors by kind (malformed, too_large, deadline, panic, no_policy_set, tls_handshake, header_timeout, connection_cap, watch)",
             errors.clone(),
         );
         let generation = Gauge::default();
@@ -116,6 +117,12 @@ impl Metrics {
             "Template versions in the set in service",
             templates.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Connections open now, TLS handshakes included (at most --max-connections)",
+            connections.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -127,6 +134,7 @@ impl Metrics {
             generation,
             policies,
             templates,
+            connections,
         }
     }
 
@@ -169,6 +177,10 @@ impl Metrics {
         self.generation.set(generation as i64);
         self.policies.set(policies as i64);
         self.templates.set(templates as i64);
+    }
+
+    pub fn connections(&self, open: usize) {
+        self.connections.set(open as i64);
     }
 
     /// The text exposition format.

@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod audit;
 pub mod cache;
+pub mod connections;
 pub mod metrics;
 pub mod policy_sets;
 pub mod server;
@@ -20,7 +21,7 @@ pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ pub struct ServeOptions {
     pub on_error: OnError,
     pub deadline: Duration,
     pub max_body_size: usize,
+    /// Timeouts and the cap of connections.
+    pub limits: connections::Limits,
     /// `None`: standard output.
     pub audit_log: Option<PathBuf>,
     pub reload_interval: Duration,
@@ -146,7 +149,8 @@ async fn run_async(mut options: ServeOptions) -> Result<(), String> {
         template_namespace: options.template_namespace.clone(),
         source_ready,
         shutting_down: AtomicBool::new(false),
-        open_connections: AtomicUsize::new(0),
+        limits: options.limits,
+        connections: Arc::new(connections::Connections::default()),
     });
 
     match (&options.source, cluster_policies) {

@@ -1,8 +1,9 @@
 //! HTTPS: hyper on tokio-rustls. Routes, the body size limit, the
-//! per-request deadline, and the audit and metrics of every answer.
+//! per-request deadline, and the audit and metrics of every answer; the
+//! connections' timeouts and cap are `connections.rs`'s.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -11,13 +12,14 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::admission::{self, Answer, OnError, Record};
 use super::audit::{AuditLog, log};
+use super::connections::{Connections, Due, Limits, Room, Tracker};
 use super::metrics::Metrics;
 use super::policy_sets::{Loaded, SetOptions};
 use super::watch::ClusterNamespaces;
@@ -44,7 +46,8 @@ pub struct State {
     /// have listed; a directory has been read).
     pub source_ready: Box<dyn Fn() -> bool + Send + Sync>,
     pub shutting_down: AtomicBool,
-    pub open_connections: AtomicUsize,
+    pub limits: Limits,
+    pub connections: Arc<Connections>,
 }
 
 type Body = Full<Bytes>;
@@ -84,8 +87,8 @@ impl State {
     }
 }
 
-/// Accepts connections until `shutdown` resolves, then waits up to `drain`
-/// for open connections to finish.
+/// Accepts connections until `shutdown` resolves, then asks the open ones
+/// to close and waits up to `drain` for them to finish.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -94,7 +97,8 @@ pub async fn serve(
     drain: Duration,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
+    let limits = state.limits;
+    'accepting: loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
@@ -108,29 +112,139 @@ pub async fn serve(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let open = state.connections.open();
+        // Past the cap: the connection idle longest leaves, or, all busy,
+        // this one waits (and the next in the listen backlog) until one is
+        // answered.
+        let mut waited = false;
+        loop {
+            let grace = limits.header_read_timeout;
+            match state
+                .connections
+                .make_room(limits.max_connections, &open, grace)
+            {
+                Room::Free => break,
+                Room::MadeRoom => {
+                    state.metrics.error("connection_cap");
+                    break;
+                }
+                Room::Full => {
+                    if !waited {
+                        waited = true;
+                        state.metrics.error("connection_cap");
+                        log(format!(
+                            "all {} connections (--max-connections) have a request in progress: new connections wait",
+                            limits.max_connections
+                        ));
+                    }
+                    tokio::select! {
+                        () = state.connections.room_changed() => {}
+                        () = &mut shutdown => break 'accepting,
+                    }
+                }
+            }
+        }
+        state.metrics.connections(state.connections.count());
         let (acceptor, state) = (acceptor.clone(), state.clone());
         tokio::spawn(async move {
-            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
-            let tls = match handshake.await {
-                Ok(Ok(tls)) => tls,
+            connection(acceptor, tcp, &state, &open.tracker).await;
+            drop(open);
+            state.metrics.connections(state.connections.count());
+        });
+    }
+    state.shutting_down.store(true, Ordering::Relaxed);
+    state.connections.close_all(drain);
+    let until = Instant::now() + drain;
+    while state.connections.count() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One connection: the TLS handshake, then HTTP/2 when ALPN chose it, else
+/// HTTP/1.1, until it ends, times out or is asked to close.
+async fn connection(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    state: &Arc<State>,
+    tracker: &Arc<Tracker>,
+) {
+    let limits = state.limits;
+    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp));
+    let mut handshake = std::pin::pin!(handshake);
+    let tls = loop {
+        tokio::select! {
+            handshake = &mut handshake => match handshake {
+                Ok(Ok(tls)) => break tls,
                 _ => {
                     state.metrics.error("tls_handshake");
                     return;
                 }
-            };
-            state.open_connections.fetch_add(1, Ordering::Relaxed);
-            let service_state = state.clone();
-            let service = service_fn(move |request| handle(service_state.clone(), request));
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-            state.open_connections.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
-    state.shutting_down.store(true, Ordering::Relaxed);
-    let until = Instant::now() + drain;
-    while state.open_connections.load(Ordering::Relaxed) > 0 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            },
+            () = tracker.changed() => {
+                if matches!(tracker.due(&limits, Instant::now()), Due::Close(_)) {
+                    return;
+                }
+            }
+        }
+    };
+    let service_state = state.clone();
+    let service_tracker = tracker.clone();
+    let service = service_fn(move |request| {
+        let in_flight = service_tracker.request();
+        let state = service_state.clone();
+        async move {
+            let response = handle(state, request).await;
+            drop(in_flight);
+            response
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Cuts off a client that sends a request's headers slowly, or nothing.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    // Over TLS, HTTP/2 is chosen by ALPN (RFC 9113 3.2), never guessed.
+    let builder = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    let mut connection = std::pin::pin!(connection);
+    // Once closing (GOAWAY sent; HTTP/1.1 after the answer in progress):
+    // until when it may take.
+    let mut closing_until: Option<Instant> = None;
+    loop {
+        let wake = match closing_until {
+            Some(until) => Some(until),
+            None => match tracker.due(&limits, Instant::now()) {
+                Due::Busy => None,
+                Due::At(at) => Some(at),
+                Due::Close(grace) => {
+                    connection.as_mut().graceful_shutdown();
+                    closing_until = Some(Instant::now() + grace);
+                    continue;
+                }
+            },
+        };
+        // No wake: the branch is off.
+        let sleep = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into());
+        tokio::select! {
+            ended = connection.as_mut() => {
+                let timed_out = ended.as_ref().err().and_then(|e| e.downcast_ref::<hyper::Error>()).is_some_and(hyper::Error::is_timeout);
+                if timed_out {
+                    state.metrics.error("header_timeout");
+                }
+                return;
+            }
+            () = sleep, if wake.is_some() => {
+                if closing_until.is_some() {
+                    return;
+                }
+            }
+            () = tracker.changed(), if closing_until.is_none() => {}
+        }
     }
 }
 

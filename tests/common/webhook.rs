@@ -405,8 +405,15 @@ pub struct KeepAlive {
 impl KeepAlive {
     /// Connects and completes the TLS handshake.
     pub fn open(addr: &str, ca_pem: &str) -> KeepAlive {
+        Self::open_alpn(addr, ca_pem, &[])
+    }
+
+    /// As [`KeepAlive::open`], offering the ALPN protocols `alpn` (`h2`).
+    pub fn open_alpn(addr: &str, ca_pem: &str, alpn: &[&[u8]]) -> KeepAlive {
         use rustls::pki_types::ServerName;
-        let config = Arc::new(client_config(ca_pem));
+        let mut config = client_config(ca_pem);
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let config = Arc::new(config);
         let name = ServerName::try_from("localhost").unwrap();
         let mut conn = rustls::ClientConnection::new(config, name).unwrap();
         let mut sock = std::net::TcpStream::connect(addr).unwrap();
@@ -416,6 +423,75 @@ impl KeepAlive {
             conn.complete_io(&mut sock).expect("the TLS handshake");
         }
         KeepAlive { conn, sock }
+    }
+
+    /// Writes `bytes` as they are; `Err` once the server has closed the
+    /// connection.
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut tls = rustls::Stream::new(&mut self.conn, &mut self.sock);
+        tls.write_all(bytes)?;
+        tls.flush()
+    }
+
+    /// Reads (and keeps) what the server sends until it closes the
+    /// connection, for up to `limit`: how long that took and what came, or
+    /// `None` if it stayed open.
+    pub fn wait_closed(&mut self, limit: Duration) -> Option<(Duration, Vec<u8>)> {
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        while started.elapsed() < limit {
+            if self.closed_now(&mut seen) {
+                return Some((started.elapsed(), seen));
+            }
+        }
+        None
+    }
+
+    /// [`KeepAlive::wait_closed`] on an HTTP/2 connection, answering the
+    /// server's PINGs as a client does (a graceful shutdown waits for the
+    /// answer).
+    pub fn wait_closed_h2(&mut self, limit: Duration) -> Option<(Duration, Vec<u8>)> {
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let mut answered = 0;
+        while started.elapsed() < limit {
+            if self.closed_now(&mut seen) {
+                return Some((started.elapsed(), seen));
+            }
+            let pings: Vec<H2Frame> = h2_frames(&seen)
+                .into_iter()
+                .filter(|f| f.kind == H2Frame::PING && f.flags & H2Frame::ACK == 0)
+                .collect();
+            for ping in &pings[answered..] {
+                let _ = self.write(&h2_frame(H2Frame::PING, H2Frame::ACK, 0, &ping.payload));
+            }
+            answered = pings.len();
+        }
+        None
+    }
+
+    /// Whether the server has closed the connection (waiting at most 100 ms
+    /// to find out); what it sent meanwhile is appended to `seen`.
+    pub fn closed_now(&mut self, seen: &mut Vec<u8>) -> bool {
+        use std::io::{ErrorKind, Read};
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut tls = rustls::Stream::new(&mut self.conn, &mut self.sock);
+        let mut chunk = [0u8; 16 * 1024];
+        let closed = match tls.read(&mut chunk) {
+            Ok(0) => true,
+            Ok(n) => {
+                seen.extend_from_slice(&chunk[..n]);
+                false
+            }
+            Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        };
+        self.sock
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        closed
     }
 
     /// The common name of the certificate this connection was opened with.
@@ -604,4 +680,68 @@ pub fn apply_answer(
         json_patch::patch(&mut after, &patch).expect("the patch applies to the pod");
     }
     (allowed, after, response)
+}
+
+/// The HTTP/2 connection preface and an empty SETTINGS frame: what a client
+/// sends first.
+pub const H2_PREFACE_AND_SETTINGS: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// The types of the HTTP/2 frames in `bytes` (a server's output from its
+/// first frame on), in order: 4 SETTINGS, 6 PING, 7 GOAWAY, 3 RST_STREAM…
+pub fn h2_frame_types(bytes: &[u8]) -> Vec<u8> {
+    h2_frames(bytes).iter().map(|f| f.kind).collect()
+}
+
+/// One HTTP/2 frame as read off the wire.
+#[derive(Debug, Clone)]
+pub struct H2Frame {
+    pub kind: u8,
+    pub flags: u8,
+    pub stream: u32,
+    pub payload: Vec<u8>,
+}
+
+impl H2Frame {
+    pub const DATA: u8 = 0;
+    pub const HEADERS: u8 = 1;
+    pub const RST_STREAM: u8 = 3;
+    pub const PING: u8 = 6;
+    pub const GOAWAY: u8 = 7;
+    pub const WINDOW_UPDATE: u8 = 8;
+    pub const END_STREAM: u8 = 1;
+    pub const ACK: u8 = 1;
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The whole frames in `bytes`, a server's output from its first frame on.
+fn h2_frames(bytes: &[u8]) -> Vec<H2Frame> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 9 <= bytes.len() {
+        let length = u32::from_be_bytes([0, bytes[at], bytes[at + 1], bytes[at + 2]]) as usize;
+        if at + 9 + length > bytes.len() {
+            break;
+        }
+        frames.push(H2Frame {
+            kind: bytes[at + 3],
+            flags: bytes[at + 4],
+            stream: u32::from_be_bytes([
+                bytes[at + 5],
+                bytes[at + 6],
+                bytes[at + 7],
+                bytes[at + 8],
+            ]) & 0x7fff_ffff,
+            payload: bytes[at + 9..at + 9 + length].to_vec(),
+        });
+        at += 9 + length;
+    }
+    frames
 }
