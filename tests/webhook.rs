@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::package_root;
 use common::webhook::{
-    H2_PREFACE_AND_SETTINGS, H2Frame, HttpsClient, KeepAlive, Pki, Reply, Webhook, answer_patch,
-    apply_answer, h2_frame_types, metric, pod_review, review, server_cert_cn, wait_until,
+    BodyEnd, H2_PREFACE_AND_SETTINGS, H2Frame, HttpsClient, KeepAlive, Pki, Reply, Webhook,
+    answer_patch, apply_answer, h2_frame_types, h2_post_frames, metric, pod_review, review,
+    server_cert_cn, wait_until,
 };
 use kubectl_inject::config::Config;
 use kubectl_inject::engine::OWN_INJECTOR;
@@ -1704,6 +1705,112 @@ fn past_the_connection_cap_idle_connections_make_room_and_busy_ones_are_waited_f
         .is_some_and(|n| n >= 1.0),
         "{metrics}"
     );
+}
+
+/// Over HTTP/2, a body over `--max-body-size` gets the same 413
+/// AdmissionReview as over HTTP/1.1, with a Content-Length and without.
+#[test]
+fn an_oversized_body_over_http2_is_answered_413_as_over_http1() {
+    let pki = Pki::new();
+    let webhook = start(&pki, &["--max-body-size", "2048"]);
+    let mut big = deployment_pod(
+        "web",
+        "shop",
+        json!({"app": "web"}),
+        json!([{"name": "web", "image": "nginx:1.27"}]),
+    );
+    big["metadata"]["annotations"] = json!({"padding": "x".repeat(64 * 1024)});
+    let body = pod_review("uid-big", "shop", &big).to_string();
+    // Frame by frame, as the API server's Go client or curl sends it: the
+    // answer is a response (HEADERS, then the AdmissionReview in DATA that
+    // ends the stream). A body sent whole (with a Content-Length or
+    // without) is read to its end first, so the stream ends cleanly with no
+    // RST_STREAM at all (curl 7.88 calls even RST_STREAM(NO_ERROR) "Stream
+    // error in the HTTP/2 framing layer"); one declared far larger than is
+    // sent is answered at once, and only then reset with NO_ERROR (RFC 9113
+    // 8.1), never CANCEL.
+    let chunk = vec![b'x'; 49 * 1024];
+    let whole = chunk.len().to_string();
+    let uploading = BodyEnd::After(Duration::from_millis(300));
+    let far_larger = (64 * 1024 * 1024).to_string();
+    let cases = [
+        ("a Content-Length", Some(whole.as_str()), uploading),
+        ("no Content-Length", None, uploading),
+        ("64 MiB declared", Some(far_larger.as_str()), BodyEnd::Open),
+    ];
+    for (what, length, end) in cases {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(length) = length {
+            headers.push(("content-length", length));
+        }
+        let frames = h2_post_frames(&webhook.addr, &pki.ca_pem, "/inject", &headers, &chunk, end);
+        let ours: Vec<&H2Frame> = frames
+            .iter()
+            .filter(|f| f.stream == 1 && f.kind != H2Frame::WINDOW_UPDATE)
+            .collect();
+        let kinds: Vec<(u8, u8)> = ours.iter().map(|f| (f.kind, f.flags)).collect();
+        let what = format!("{what}: frames on stream 1 (type, flags) {kinds:?}");
+        let ended_at = ours
+            .iter()
+            .position(|f| f.kind == H2Frame::DATA && f.flags & H2Frame::END_STREAM != 0)
+            .unwrap_or_else(|| panic!("no complete response: {what}"));
+        assert_eq!(ours[0].kind, H2Frame::HEADERS, "{what}");
+        let body: Vec<u8> = ours[..=ended_at]
+            .iter()
+            .filter(|f| f.kind == H2Frame::DATA)
+            .flat_map(|f| f.payload.clone())
+            .collect();
+        let answer: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+        assert_eq!(
+            answer["response"]["status"]["code"], 413,
+            "{what}: {answer}"
+        );
+        let resets: Vec<&[u8]> = ours
+            .iter()
+            .filter(|f| f.kind == H2Frame::RST_STREAM)
+            .map(|f| f.payload.as_slice())
+            .collect();
+        if matches!(end, BodyEnd::After(_)) {
+            assert!(resets.is_empty(), "no reset: {what}");
+        } else {
+            assert!(
+                resets.iter().all(|code| *code == [0, 0, 0, 0]),
+                "only NO_ERROR: {what} {resets:?}"
+            );
+        }
+    }
+
+    // HTTP/1.1: a body sent whole is read to its end, and the connection
+    // stays usable (it was closed, and a client still writing could see a
+    // reset instead of the answer).
+    let mut kept = KeepAlive::open(&webhook.addr, &pki.ca_pem);
+    let reply = kept.post_chunked("/inject", body.as_bytes());
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    let reply = kept.request("POST", "/inject", body.as_bytes());
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert_eq!(kept.request("GET", "/healthz", b"").status, 200);
+
+    for http2 in [false, true] {
+        let client = HttpsClient::new(&pki.ca_pem, http2);
+        for streamed in [false, true] {
+            let reply = if streamed {
+                client.post_streamed(&webhook.url("/inject"), body.as_bytes())
+            } else {
+                client.post(&webhook.url("/inject"), body.clone())
+            };
+            let what = format!("http2 {http2}, streamed {streamed}");
+            assert_eq!(reply.status, 413, "{what}: {}", reply.text());
+            assert!(
+                status_message(&reply).contains("--max-body-size"),
+                "{what}: {}",
+                reply.text()
+            );
+            assert_eq!(reply.json()["response"]["status"]["code"], 413, "{what}");
+        }
+        // The connection still serves.
+        assert_eq!(client.get(&webhook.url("/healthz")).status, 200);
+    }
 }
 
 /// The certificate and key are read up to a limit: `/dev/zero` for either

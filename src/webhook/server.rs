@@ -340,6 +340,14 @@ async fn admission(
     response
 }
 
+/// A body over the limit is still read, and dropped, to its end (up to
+/// this much, for this long) before the 413 is sent: answered before the
+/// client has sent it all, HTTP/2 resets the stream after the answer
+/// (curl reports a stream error, not the 413) and HTTP/1.1 closes the
+/// connection under the client still writing (a broken pipe).
+const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
 /// Reads the body within the limit and answers it on a blocking thread.
 async fn answer(state: Arc<State>, request: Request<Incoming>, endpoint: Endpoint) -> Answer {
     let limit = state.max_body_size;
@@ -347,14 +355,17 @@ async fn answer(state: Arc<State>, request: Request<Incoming>, endpoint: Endpoin
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut incoming = request.into_body();
     if declared.is_some_and(|length| length > limit as u64) {
         state.metrics.error("too_large");
+        drain(&mut incoming, declared).await;
         return too_large(limit);
     }
-    let body = match Limited::new(request.into_body(), limit).collect().await {
+    let body = match Limited::new(&mut incoming, limit).collect().await {
         Ok(body) => body.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             state.metrics.error("too_large");
+            drain(&mut incoming, None).await;
             return too_large(limit);
         }
         Err(e) => {
@@ -452,6 +463,24 @@ fn too_large(limit: usize) -> Answer {
         format!("the request body is larger than the limit of {limit} bytes (--max-body-size)"),
         Record::default(),
     )
+}
+
+/// Reads what is left of `body` and drops it, within [`DRAIN_BYTES`] and
+/// [`DRAIN_TIME`]; a body declared larger is left unread.
+async fn drain(body: &mut Incoming, declared: Option<u64>) {
+    if declared.is_some_and(|length| length > DRAIN_BYTES) {
+        return;
+    }
+    let mut read = 0;
+    let reading = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |data| data.len() as u64);
+            if read > DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, reading).await;
 }
 
 /// The deadline of one request: `--deadline`, or less when the API server

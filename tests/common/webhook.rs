@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -258,8 +259,10 @@ impl Drop for Webhook {
 /// An HTTPS client that trusts only `ca_pem`, with its own runtime.
 pub struct HttpsClient {
     runtime: tokio::runtime::Runtime,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, BoxBody<Bytes, Infallible>>,
 }
+
+type Infallible = std::convert::Infallible;
 
 /// A response: status, body, and the server certificate's common name seen
 /// on this connection is not exposed by hyper; tests use [`server_cert_cn`].
@@ -337,11 +340,28 @@ impl HttpsClient {
 
     /// [`HttpsClient::send`] as a future, to run many on [`HttpsClient::runtime`].
     pub async fn send_async(&self, method: &str, url: &str, body: Vec<u8>) -> Reply {
+        self.send_body(method, url, Full::new(Bytes::from(body)).boxed())
+            .await
+    }
+
+    /// A POST whose body is sent in chunks without a Content-Length (its
+    /// size unknown until the end: chunked in HTTP/1.1, DATA frames alone in
+    /// HTTP/2).
+    pub fn post_streamed(&self, url: &str, body: &[u8]) -> Reply {
+        let chunks: Vec<Result<Frame<Bytes>, Infallible>> = body
+            .chunks(1024)
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect();
+        let body = StreamBody::new(futures_util::stream::iter(chunks)).boxed();
+        self.runtime.block_on(self.send_body("POST", url, body))
+    }
+
+    async fn send_body(&self, method: &str, url: &str, body: BoxBody<Bytes, Infallible>) -> Reply {
         let request = hyper::Request::builder()
             .method(method)
             .uri(url)
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(body)
             .unwrap();
         let response = self.client.request(request).await.expect("an HTTPS answer");
         let status = response.status().as_u16();
@@ -719,6 +739,96 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(&stream.to_be_bytes());
     frame.extend_from_slice(payload);
     frame
+}
+
+/// A header block in HPACK without compression: each field a literal
+/// without indexing, with a literal name.
+fn hpack_literal(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        assert!(name.len() < 127 && value.len() < 127);
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    block
+}
+
+/// How a request body sent frame by frame ends.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyEnd {
+    /// The stream stays open (more is declared than sent).
+    Open,
+    /// The last DATA frame ends the stream, and comes after a pause (a
+    /// client still uploading when the server could answer).
+    After(Duration),
+}
+
+/// A POST over HTTP/2 written frame by frame (as Go's client, the API
+/// server's, or curl send it), so that what the server answers is seen as
+/// it is on the wire, with no client library to smooth it over: the
+/// headers (`extra` besides the pseudo-headers), `body` in DATA frames of
+/// 16 KiB, ending per `end`, then every frame the server sends until it
+/// ends or resets stream 1 (and 300 ms more), or closes.
+pub fn h2_post_frames(
+    addr: &str,
+    ca_pem: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    end: BodyEnd,
+) -> Vec<H2Frame> {
+    let mut conn = KeepAlive::open_alpn(addr, ca_pem, &[b"h2"]);
+    let mut fields = vec![
+        (":method", "POST"),
+        (":scheme", "https"),
+        (":authority", "localhost"),
+        (":path", path),
+    ];
+    fields.extend_from_slice(extra);
+    let mut out = H2_PREFACE_AND_SETTINGS.to_vec();
+    out.extend(h2_frame(H2Frame::HEADERS, 0x4, 1, &hpack_literal(&fields)));
+    let chunks: Vec<&[u8]> = body.chunks(16 * 1024).collect();
+    let (last, first) = chunks.split_last().expect("a body");
+    for chunk in first {
+        out.extend(h2_frame(H2Frame::DATA, 0, 1, chunk));
+    }
+    match end {
+        BodyEnd::Open => {
+            out.extend(h2_frame(H2Frame::DATA, 0, 1, last));
+            conn.write(&out).expect("writing the request");
+        }
+        BodyEnd::After(pause) => {
+            conn.write(&out).expect("writing the request");
+            std::thread::sleep(pause);
+            // The server may have closed the stream already: that is for
+            // the caller to see in the frames.
+            let _ = conn.write(&h2_frame(H2Frame::DATA, H2Frame::END_STREAM, 1, last));
+        }
+    }
+    let mut seen = Vec::new();
+    let mut frames;
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        frames = h2_frames(&seen);
+        let ended = frames.iter().any(|f| {
+            f.stream == 1
+                && (f.kind == H2Frame::RST_STREAM
+                    || (f.flags & H2Frame::END_STREAM != 0
+                        && matches!(f.kind, H2Frame::DATA | H2Frame::HEADERS)))
+        });
+        if ended {
+            // What follows the end at once (a RST_STREAM) belongs to it.
+            let grace = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < grace && !conn.closed_now(&mut seen) {}
+            return h2_frames(&seen);
+        }
+        if Instant::now() > until || conn.closed_now(&mut seen) {
+            return frames;
+        }
+    }
 }
 
 /// The whole frames in `bytes`, a server's output from its first frame on.
