@@ -1813,6 +1813,58 @@ fn an_oversized_body_over_http2_is_answered_413_as_over_http1() {
     }
 }
 
+/// What the audit log copies from a request is bounded: a pod whose uid,
+/// namespace and generateName are 200 kB each (the API server validates
+/// names after the webhooks) makes an audit line of a few kB, each field
+/// cut at 256 bytes and marked with what was left out, and terminal
+/// control characters do not get through.
+#[test]
+fn audit_log_fields_from_the_request_are_bounded() {
+    let pki = Pki::new();
+    let webhook = start(&pki, &[]);
+    let client = HttpsClient::new(&pki.ca_pem, false);
+    let huge = |what: &str| format!("{what}-\u{1b}[2J{}", "x".repeat(200_000));
+    let mut pod = deployment_pod(
+        "web",
+        "shop",
+        json!({"app": "web"}),
+        json!([{"name": "web", "image": "nginx:1.27"}]),
+    );
+    pod["metadata"]["generateName"] = huge("web").into();
+    let request = pod_review(&huge("uid"), &huge("shop"), &pod);
+    let reply = client.post(&webhook.url("/inject"), request.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Refused, quoting what the request said.
+    let reply = client.post(
+        &webhook.url("/inject"),
+        json!({"apiVersion": huge("v1"), "kind": "AdmissionReview"}).to_string(),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.text());
+
+    let lines = wait_until("two audit lines", Duration::from_secs(10), || {
+        let lines = webhook.audit_lines();
+        (lines.len() >= 2).then_some(lines)
+    });
+    let text = std::fs::read_to_string(&webhook.audit).unwrap();
+    for line in text.lines() {
+        assert!(line.len() < 4096, "an audit line of {} bytes", line.len());
+        assert!(!line.contains("\\u001b"), "{line}");
+    }
+    let decided = &lines[0];
+    for field in ["uid", "namespace", "name"] {
+        let value = decided[field].as_str().unwrap();
+        assert!(
+            value.len() <= 256 + 20 && value.ends_with(" bytes)") && value.contains("…(+"),
+            "{field}: {value}"
+        );
+    }
+    let message = lines[1]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("expected apiVersion") && message.len() <= 1024 + 20,
+        "{message}"
+    );
+}
+
 /// The certificate and key are read up to a limit: `/dev/zero` for either
 /// stops `serve` at once with exit 2, naming the file and the limit.
 #[test]
