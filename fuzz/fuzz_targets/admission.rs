@@ -29,9 +29,9 @@ use std::sync::OnceLock;
 use kubectl_inject::config::Config;
 use kubectl_inject::model::selector::Labels;
 use kubectl_inject::source::DiscoverOptions;
-use kubectl_inject::webhook::admission::{
-    Answer, OnError, inject, rename_volume, token_volume, validate,
-};
+use kubectl_inject::webhook::admission::{OnError, inject, validate};
+use kubectl_inject::webhook::pod_shape::{rename_volume, token_volume};
+use kubectl_inject::webhook::review::Answer;
 use kubectl_inject::webhook::policy_sets::{Loaded, SetOptions, directory_inputs};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};

@@ -7,29 +7,30 @@
 //!   checked with `lint`'s schemas and rules together with the set it
 //!   would join, refused on errors.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use base64::Engine;
+use kube::core::ObjectMeta;
 use kube::core::admission::Operation;
-use kube::core::{GroupVersionKind, ObjectMeta, Status};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::diagnostic::Severity;
 use crate::engine::OWN_INJECTOR;
 use crate::injectors::own::decide::Outcome;
 use crate::model::namespace::Namespaces;
 use crate::model::selector::Labels;
-use crate::model::workload::pod_template_path;
 use crate::model::{GROUP, Object};
 use crate::source::FileId;
 use crate::yaml::Node;
 
-use super::cache::{Cached, InjectionCache};
+use super::cache::Cached;
 use super::policy_sets::{Loaded, SetInput, SetOptions, one_line};
 use crate::live::object::cluster_object;
+
+use super::owner::into_workload;
+use super::pod_shape::{TOKEN_VOLUME_KEY, cache_key, rename_volume, token_volume};
+use super::review::{Answer, Record, Response, answer, ignored, invalid, parse, record_pod};
 
 /// What to answer when the injector cannot inject a pod it should (a
 /// missing template, tied policies, a deadline missed).
@@ -39,47 +40,6 @@ pub enum OnError {
     Deny,
     /// Let the pod in unmodified, with a warning.
     Allow,
-}
-
-/// An HTTP answer and what the audit log records of it.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub record: Record,
-}
-
-/// One decision, as the audit log writes it (the server adds the time and
-/// the latency).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Record {
-    pub endpoint: &'static str,
-    pub uid: String,
-    pub operation: String,
-    pub kind: String,
-    pub namespace: String,
-    /// The pod's name, or its `generateName` (a controller's pods are named
-    /// after admission).
-    pub name: String,
-    /// The workload the pod was judged as (`Deployment/web`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workload: Option<String>,
-    pub dry_run: bool,
-    /// `inject`, `skip`, `deny`, `conflict` (the engine's decision), or
-    /// `ignored` (not ours to judge), `invalid` (a malformed request),
-    /// `valid`/`refused` (`/validate`), `error` (deadline, internal error).
-    pub outcome: &'static str,
-    pub allowed: bool,
-    pub patched: bool,
-    pub policy: Option<String>,
-    pub template: Option<String>,
-    pub template_version: Option<String>,
-    pub reasons: Vec<String>,
-    /// `hit` or `miss` in the injection cache.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
 }
 
 /// The namespace labels and annotations the webhook knows, by name.
@@ -314,10 +274,6 @@ fn respond(response: Response, mut record: Record, cached: &Cached, on_error: On
     answer(200, response, record)
 }
 
-fn record_pod(record: &Record) -> String {
-    format!("pod {}/{}", record.namespace, record.name)
-}
-
 /// `/validate`.
 pub fn validate(
     loaded: Option<&Loaded>,
@@ -418,452 +374,11 @@ pub fn validate(
     answer(200, response, record)
 }
 
-/// An AdmissionReview v1 as the API server sends it, the parts the
-/// handlers read. Not kube's `AdmissionReview<DynamicObject>`: reading the
-/// object into a `DynamicObject` (its `#[serde(flatten)]` buffers it) and
-/// back into JSON took a quarter of the time of an answer.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Review {
-    api_version: String,
-    kind: String,
-    #[serde(default)]
-    request: Option<Request>,
-}
-
-/// The fields kube's `AdmissionRequest` requires are required here too.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Request {
-    uid: String,
-    kind: GroupVersionKind,
-    #[serde(rename = "resource")]
-    _resource: IgnoredAny,
-    #[serde(default)]
-    sub_resource: Option<String>,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: Option<String>,
-    operation: Operation,
-    #[serde(rename = "userInfo")]
-    _user_info: IgnoredAny,
-    #[serde(default)]
-    object: Option<Value>,
-    #[serde(default)]
-    dry_run: bool,
-}
-
-/// The request of an AdmissionReview v1, or the answer to a malformed one.
-fn parse(body: &[u8]) -> Result<Request, Box<Answer>> {
-    let malformed = |message: String| Box::new(invalid(400, message, Record::default()));
-    // JSON is UTF-8, and the fields read as `IgnoredAny` are skipped
-    // without checking their strings: checked here, for all of them.
-    let text = std::str::from_utf8(body).map_err(|e| {
-        malformed(format!(
-            "the body is not an AdmissionReview: it is not UTF-8 ({e})"
-        ))
-    })?;
-    let review: Review = serde_json::from_str(text)
-        .map_err(|e| malformed(format!("the body is not an AdmissionReview: {e}")))?;
-    if review.api_version != "admission.k8s.io/v1" || review.kind != "AdmissionReview" {
-        return Err(malformed(format!(
-            "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got `{}` `{}` (set admissionReviewVersions: [v1] on the webhook)",
-            review.api_version, review.kind
-        )));
-    }
-    let Some(request) = review.request else {
-        return Err(malformed("the AdmissionReview has no request".into()));
-    };
-    if let Some(object) = &request.object {
-        readable_object(object)
-            .map_err(|e| malformed(format!("the body is not an AdmissionReview: {e}")))?;
-    }
-    Ok(request)
-}
-
-/// What a Kubernetes object must be to be read at all (as kube's
-/// `DynamicObject` requires): a map whose `metadata`, if any, is an
-/// `ObjectMeta` (string labels and annotations, owner references…).
-fn readable_object(object: &Value) -> Result<(), String> {
-    let Some(map) = object.as_object() else {
-        return Err(format!(
-            "request.object: expected an object, got {}",
-            match object {
-                Value::Array(_) => "a list",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            }
-        ));
-    };
-    if let Some(metadata) = map.get("metadata") {
-        ObjectMeta::deserialize(metadata).map_err(|e| format!("request.object.metadata: {e}"))?;
-    }
-    Ok(())
-}
-
-/// The `response` of an answer: kube's `AdmissionResponse` less its patch
-/// (kube-core writes the bytes as a JSON array of numbers,
-/// kube-rs/kube#1781; the API server reads base64, a Go `[]byte`).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Response {
-    uid: String,
-    allowed: bool,
-    status: Status,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared_str")]
-    patch: Option<Arc<str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    warnings: Option<Vec<String>>,
-}
-
-fn shared_str<S: serde::Serializer>(text: &Option<Arc<str>>, out: S) -> Result<S::Ok, S::Error> {
-    text.as_deref().serialize(out)
-}
-
-impl Response {
-    fn allow(uid: &str) -> Response {
-        Response {
-            uid: uid.to_owned(),
-            allowed: true,
-            status: Status::default(),
-            patch: None,
-            patch_type: None,
-            warnings: None,
-        }
-    }
-
-    fn deny(mut self, message: String) -> Response {
-        self.allowed = false;
-        self.status.message = message;
-        self
-    }
-
-    /// `--on-error allow`: the pod goes in unmodified, and the client is
-    /// told why.
-    fn admit_without_injection(mut self, message: &str) -> Response {
-        self.warnings = Some(vec![format!("{message} (admitted without injection)")]);
-        self
-    }
-
-    /// `base64`: the JSONPatch, base64-encoded.
-    fn with_patch(mut self, base64: Arc<str>) -> Response {
-        self.patch = Some(base64);
-        self.patch_type = Some("JSONPatch");
-        self
-    }
-}
-
-/// The answer when the injector could not decide (a missed deadline, no
-/// policy set, an internal error) about the request in `body`: admitted
-/// without injection when `allow`, else refused with code 500.
-pub fn failed(body: Option<&[u8]>, message: String, allow: bool) -> Answer {
-    #[derive(Deserialize)]
-    struct Review {
-        request: Option<Uid>,
-    }
-    #[derive(Deserialize)]
-    struct Uid {
-        uid: String,
-    }
-    let uid = body
-        .and_then(|b| serde_json::from_slice::<Review>(b).ok())
-        .and_then(|r| r.request)
-        .map(|r| r.uid)
-        .unwrap_or_default();
-    let response = if allow {
-        Response::allow(&uid).admit_without_injection(&message)
-    } else {
-        let mut denied = Response::allow(&uid).deny(message.clone());
-        denied.status.code = 500;
-        denied
-    };
-    let record = Record {
-        uid,
-        outcome: "error",
-        allowed: allow,
-        message: Some(message),
-        ..Record::default()
-    };
-    answer(200, response, record)
-}
-
-/// An answer that says what was wrong with the request itself.
-pub fn invalid(status: u16, message: String, mut record: Record) -> Answer {
-    let response = Response {
-        uid: String::new(),
-        allowed: false,
-        status: Status::failure(&message, "InvalidRequest").with_code(status),
-        patch: None,
-        patch_type: None,
-        warnings: None,
-    };
-    record.outcome = "invalid";
-    record.message = Some(message);
-    answer(status, response, record)
-}
-
-fn ignored(response: Response, mut record: Record, why: &str) -> Answer {
-    record.outcome = "ignored";
-    record.allowed = true;
-    record.reasons = vec![why.to_owned()];
-    answer(200, response, record)
-}
-
-fn answer(status: u16, response: Response, record: Record) -> Answer {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Out<'a> {
-        api_version: &'static str,
-        kind: &'static str,
-        response: &'a Response,
-    }
-    let review = Out {
-        api_version: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        response: &response,
-    };
-    let body = serde_json::to_vec(&review).unwrap_or_else(|e| {
-        json!({"kind": "Status", "status": "Failure", "message": e.to_string()})
-            .to_string()
-            .into_bytes()
-    });
-    Answer {
-        status,
-        body,
-        record,
-    }
-}
-
-impl Record {
-    fn of(endpoint: &'static str, request: &Request) -> Record {
-        let metadata = |field: &str| {
-            request
-                .object
-                .as_ref()
-                .and_then(|o| o.get("metadata")?.get(field)?.as_str())
-                .map(str::to_owned)
-        };
-        let name = match request.name.as_str() {
-            "" => metadata("name")
-                .or_else(|| metadata("generateName"))
-                .unwrap_or_default(),
-            name => name.to_owned(),
-        };
-        Record {
-            endpoint,
-            uid: request.uid.clone(),
-            operation: format!("{:?}", request.operation).to_uppercase(),
-            kind: request.kind.kind.clone(),
-            namespace: request.namespace.clone().unwrap_or_default(),
-            name,
-            dry_run: request.dry_run,
-            ..Record::default()
-        }
-    }
-}
-
-/// The ServiceAccount admission plugin, which runs before the webhooks,
-/// names each pod's token volume `kube-api-access-` and five random
-/// characters: the one thing in which the replicas of a ReplicaSet differ.
-const TOKEN_VOLUME_PREFIX: &str = "kube-api-access-";
-
-/// What the token volume is called in the cache key (not a valid volume
-/// name, so no pod has one by that name).
-const TOKEN_VOLUME_KEY: &str = "kube-api-access-*";
-
-/// The name of the pod's service account token volume, if it has one.
-pub fn token_volume(pod: &Value) -> Option<String> {
-    pod.pointer("/spec/volumes")?
-        .as_array()?
-        .iter()
-        .filter(|volume| volume.get("projected").is_some())
-        .filter_map(|volume| volume.get("name")?.as_str())
-        .find(|name| {
-            name.strip_prefix(TOKEN_VOLUME_PREFIX)
-                .is_some_and(|suffix| suffix.len() == 5)
-        })
-        .map(str::to_owned)
-}
-
-/// Renames volume `from` to `to` where the pod names it (its volume and the
-/// containers' mounts); the pointers of the names changed.
-pub fn rename_volume(pod: &mut Value, from: &str, to: &str) -> Vec<String> {
-    let mut renamed = Vec::new();
-    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
-        return renamed;
-    };
-    let mut rename = |pointer: String, name: &mut Value| {
-        if name.as_str() == Some(from) {
-            *name = Value::String(to.to_owned());
-            renamed.push(pointer);
-        }
-    };
-    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
-        for (i, volume) in volumes.iter_mut().enumerate() {
-            if let Some(name) = volume.get_mut("name") {
-                rename(format!("/spec/volumes/{i}/name"), name);
-            }
-        }
-    }
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for (c, container) in containers.iter_mut().enumerate() {
-            let Some(mounts) = container
-                .get_mut("volumeMounts")
-                .and_then(Value::as_array_mut)
-            else {
-                continue;
-            };
-            for (m, mount) in mounts.iter_mut().enumerate() {
-                if let Some(name) = mount.get_mut("name") {
-                    rename(format!("/spec/{list}/{c}/volumeMounts/{m}/name"), name);
-                }
-            }
-        }
-    }
-    renamed
-}
-
-/// The pod's injection depends on the pod and on its namespace's labels
-/// and annotations, and on nothing else (the set has a cache of its own).
-/// Hashed with the cache's random key: an answer cannot be had for another
-/// pod by making a pod whose key collides with its key.
-fn cache_key(
-    cache: &InjectionCache,
-    pod: &Value,
-    namespace: &str,
-    labels: Option<&(Labels, Labels)>,
-) -> u64 {
-    /// The JSON text of the pod goes straight into the hasher.
-    struct Into<'a, H: Hasher>(&'a mut H);
-    impl<H: Hasher> std::io::Write for Into<'_, H> {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.write(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hasher = cache.hasher().build_hasher();
-    let _ = serde_json::to_writer(Into(&mut hasher), pod);
-    let mut text = |part: &str| hasher.write(part.as_bytes());
-    text("\0");
-    text(namespace);
-    if let Some((labels, annotations)) = labels {
-        for (k, v) in labels.iter().chain(annotations) {
-            text("\0");
-            text(k);
-            text("=");
-            text(v);
-        }
-    } else {
-        text("\0unknown");
-    }
-    hasher.finish()
-}
-
-/// The workload a pod is judged as: the controller that would recreate it,
-/// from its controller owner reference (a ReplicaSet's pods are taken as
-/// its Deployment's, by the `pod-template-hash` label; a Job named
-/// `NAME-<minutes>` as CronJob `NAME`'s), with the pod as its pod template;
-/// else the pod itself.
-pub fn into_workload(mut pod: Value, namespace: &str) -> Value {
-    let Some((kind, name)) = controller(&pod) else {
-        // A pod named by the API server after admission: its prefix, as
-        // the name `${pod.name}` and the rollout bucket see.
-        if let Some(metadata) = pod.get_mut("metadata").and_then(Value::as_object_mut)
-            && metadata
-                .get("name")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str)
-        {
-            let name = prefix.trim_end_matches('-').to_owned();
-            metadata.insert("name".into(), Value::String(name));
-        }
-        return pod;
-    };
-    let api_version = match kind {
-        "Job" | "CronJob" => "batch/v1",
-        "ReplicationController" => "v1",
-        _ => "apps/v1",
-    };
-    let mut take = |field: &str| pod.get_mut(field).map_or_else(|| json!({}), Value::take);
-    let template = json!({
-        "metadata": take("metadata"),
-        "spec": take("spec"),
-    });
-    let mut workload = json!({
-        "apiVersion": api_version,
-        "kind": kind,
-        "metadata": {"name": name, "namespace": namespace},
-    });
-    let path = pod_template_path(kind).unwrap_or("/spec/template");
-    let mut slot = &mut workload;
-    for segment in path.split('/').skip(1) {
-        slot = &mut slot[segment];
-    }
-    *slot = template;
-    workload
-}
-
-fn controller(pod: &Value) -> Option<(&'static str, String)> {
-    let metadata = pod.get("metadata")?;
-    let owners = metadata.get("ownerReferences")?.as_array()?;
-    let owner = owners
-        .iter()
-        .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
-        .or_else(|| owners.first())?;
-    let name = owner.get("name")?.as_str()?;
-    let kind = owner.get("kind")?.as_str()?;
-    let label = |key: &str| {
-        metadata
-            .get("labels")
-            .and_then(|l| l.get(key))
-            .and_then(Value::as_str)
-    };
-    Some(match kind {
-        "ReplicaSet" => match label("pod-template-hash")
-            .and_then(|hash| name.strip_suffix(hash)?.strip_suffix('-'))
-        {
-            Some(deployment) => ("Deployment", deployment.to_owned()),
-            None => ("ReplicaSet", name.to_owned()),
-        },
-        "Job" => match name.rsplit_once('-') {
-            Some((cronjob, minutes)) if scheduled_recently(minutes) => {
-                ("CronJob", cronjob.to_owned())
-            }
-            _ => ("Job", name.to_owned()),
-        },
-        "StatefulSet" => ("StatefulSet", name.to_owned()),
-        "DaemonSet" => ("DaemonSet", name.to_owned()),
-        "ReplicationController" => ("ReplicationController", name.to_owned()),
-        _ => return None,
-    })
-}
-
-/// Whether a Job name's suffix is what the CronJob controller appends: the
-/// scheduled time in minutes since 1970, within the last year (so a Job
-/// named `backup-20241115` by hand stays a Job).
-fn scheduled_recently(minutes: &str) -> bool {
-    let Ok(minutes) = minutes.parse::<u64>() else {
-        return false;
-    };
-    let now = jiff::Timestamp::now().as_second().max(0) as u64 / 60;
-    minutes <= now + 24 * 60 && minutes + 366 * 24 * 60 >= now
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::review::failed;
+    use serde_json::json;
 
     fn set_options() -> SetOptions {
         SetOptions {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::admission::Record;
+use super::review::Record;
 
 pub struct AuditLog {
     out: Mutex<Box<dyn Write + Send>>,

@@ -17,11 +17,12 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::admission::{self, Answer, OnError, Record};
+use super::admission::{self, OnError};
 use super::audit::{AuditLog, log};
 use super::connections::{Connections, Due, Limits, Room, Tracker};
 use super::metrics::Metrics;
 use super::policy_sets::{Loaded, SetOptions};
+use super::review::{self, Answer, Record};
 use super::watch::ClusterNamespaces;
 
 /// Where namespace labels come from.
@@ -370,7 +371,7 @@ async fn answer(state: Arc<State>, request: Request<Incoming>, endpoint: Endpoin
         }
         Err(e) => {
             state.metrics.error("malformed");
-            return admission::invalid(
+            return review::invalid(
                 400,
                 format!("reading the request body: {e}"),
                 Record::default(),
@@ -454,11 +455,11 @@ fn namespace_labels(
 /// let in).
 fn failed(state: &State, endpoint: Endpoint, body: Option<&[u8]>, message: String) -> Answer {
     let allow = matches!(endpoint, Endpoint::Inject) && state.on_error == OnError::Allow;
-    admission::failed(body, message, allow)
+    review::failed(body, message, allow)
 }
 
 fn too_large(limit: usize) -> Answer {
-    admission::invalid(
+    review::invalid(
         413,
         format!("the request body is larger than the limit of {limit} bytes (--max-body-size)"),
         Record::default(),
