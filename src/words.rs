@@ -1,4 +1,5 @@
-//! Words for messages: the one "did you mean" of every finding and error.
+//! Words for messages: the one "did you mean" of every finding and error,
+//! lists, articles and sentences.
 
 /// The candidate closest to `input`, when it is close enough to be a typo:
 /// case is ignored; a swap of two letters counts as one edit
@@ -21,6 +22,41 @@ pub fn did_you_mean<'a>(
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+pub fn list(items: &[String], max: usize) -> String {
+    let shown: Vec<String> = items.iter().take(max).map(|i| format!("`{i}`")).collect();
+    let more = if items.len() > max { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+pub fn article(noun: &str) -> &'static str {
+    if noun.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+pub fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// The first sentence of a description, for help lines.
+pub fn first_sentence(text: &str) -> String {
+    let end = text
+        .match_indices(". ")
+        .map(|(i, _)| i + 1)
+        .find(|&i| !text[..i].ends_with("e.g.") && !text[..i].ends_with("i.e."))
+        .unwrap_or(text.len());
+    text[..end].trim().to_owned()
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 //! field names for a did-you-mean, the type or values expected, and the
 //! field's description for the help.
 
-use crate::injectors::own::interpolate::escape_pointer;
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -19,7 +18,8 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{GROUP_VERSIONS, OWN_KINDS, Object};
-use crate::words::did_you_mean;
+use crate::schema::location::{SchemaAt, show_json};
+use crate::words::{article, capitalise, did_you_mean, first_sentence, list, plural};
 use crate::yaml::{Node, Value};
 
 pub const RULE: super::Rule = super::Rule {
@@ -417,116 +417,6 @@ impl Context<'_> {
     }
 }
 
-/// The schema object that an error's keyword belongs to, in the embedded
-/// documents.
-struct SchemaAt {
-    document: &'static Json,
-    /// JSON pointer of the schema object (the keyword's parent).
-    pointer: String,
-    keyword: String,
-}
-
-impl SchemaAt {
-    fn of(error: &ValidationError<'_>) -> Option<SchemaAt> {
-        let location = error.absolute_keyword_location()?;
-        let (uri, fragment) = location.as_str().split_once('#')?;
-        let document = crate::schema::document(uri)?;
-        let (pointer, keyword) = fragment.rsplit_once('/')?;
-        Some(SchemaAt {
-            document,
-            pointer: pointer.to_owned(),
-            keyword: keyword.to_owned(),
-        })
-    }
-
-    fn schema(&self) -> Option<&'static Json> {
-        self.document.pointer(&self.pointer)
-    }
-
-    /// The value of the keyword that failed.
-    fn keyword(&self) -> Option<&'static Json> {
-        self.schema()?.get(&self.keyword)
-    }
-
-    /// The schema that declares the properties of the object: the keyword's
-    /// own, or the one enclosing an `if`/`then`/`else`/`allOf` part.
-    fn object_schema(&self) -> Option<&'static Json> {
-        let mut pointer = self.pointer.as_str();
-        loop {
-            let schema = self.document.pointer(pointer)?;
-            if schema.get("properties").is_some() {
-                return Some(schema);
-            }
-            let (parent, last) = pointer.rsplit_once('/')?;
-            pointer = match last {
-                "then" | "else" => parent,
-                _ if parent.ends_with("/allOf")
-                    || parent.ends_with("/anyOf")
-                    || parent.ends_with("/oneOf") =>
-                {
-                    parent.rsplit_once('/')?.0
-                }
-                _ => return None,
-            };
-        }
-    }
-
-    fn property_names(&self) -> Vec<String> {
-        self.object_schema()
-            .and_then(|s| s.get("properties"))
-            .and_then(Json::as_object)
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn property_description(&self, field: &str) -> Option<String> {
-        let property = self.object_schema()?.get("properties")?.get(field)?;
-        let description = property.get("description").or_else(|| {
-            // A bare `$ref` to another definition of the same document.
-            let target = property.get("$ref")?.as_str()?.strip_prefix('#')?;
-            self.document.pointer(target)?.get("description")
-        })?;
-        description.as_str().map(str::to_owned)
-    }
-
-    /// The description of the schema the keyword is in (the field's).
-    fn description(&self) -> Option<String> {
-        self.schema()?
-            .get("description")?
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    /// `Container` when the schema is the Kubernetes definition
-    /// `io.k8s.api.core.v1.Container`.
-    fn k8s_type(&self) -> Option<String> {
-        let name = self.pointer.strip_prefix("/$defs/")?;
-        if name.contains('/') || !name.starts_with("io.k8s.") {
-            return None;
-        }
-        name.rsplit('.').next().map(str::to_owned)
-    }
-
-    /// "required when `action` is `inject`", for a `required` in a `then`.
-    fn condition(&self) -> Option<String> {
-        let (parent, last) = self.pointer.rsplit_once('/')?;
-        if last != "then" {
-            return None;
-        }
-        let condition = self
-            .document
-            .pointer(parent)?
-            .get("if")?
-            .get("properties")?
-            .as_object()?;
-        let parts: Vec<String> = condition
-            .iter()
-            .filter_map(|(name, s)| Some(format!("`{name}` is `{}`", show_json(s.get("const")?))))
-            .collect();
-        (!parts.is_empty()).then(|| format!("required when {}", parts.join(" and ")))
-    }
-}
-
 /// `spec.containers[0].imagePullPolicy`, following the document so that a
 /// numeric key of a mapping is not taken for an index.
 fn display_path(root: &Node, pointer: &str) -> String {
@@ -557,7 +447,7 @@ fn display_path(root: &Node, pointer: &str) -> String {
 }
 
 fn join_pointer(pointer: &str, key: &str) -> String {
-    format!("{pointer}/{}", escape_pointer(key))
+    format!("{pointer}/{}", crate::yaml::pointer::escape(key))
 }
 
 /// Where a finding about a mapping without a key of its own (a list item)
@@ -578,13 +468,6 @@ fn show_value(node: &Node) -> String {
         Value::String(s) => s.clone(),
         Value::Seq(_) => "[…]".to_owned(),
         Value::Map(_) => "{…}".to_owned(),
-    }
-}
-
-fn show_json(value: &Json) -> String {
-    match value {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -623,41 +506,6 @@ fn type_names(types: &Json) -> String {
             .join(" or "),
         _ => "of another type".to_owned(),
     }
-}
-
-fn list(items: &[String], max: usize) -> String {
-    let shown: Vec<String> = items.iter().take(max).map(|i| format!("`{i}`")).collect();
-    let more = if items.len() > max { ", …" } else { "" };
-    format!("{}{more}", shown.join(", "))
-}
-
-fn article(noun: &str) -> &'static str {
-    if noun.starts_with(['A', 'E', 'I', 'O', 'U']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
-/// The first sentence of a description, for help lines.
-fn first_sentence(text: &str) -> String {
-    let end = text
-        .match_indices(". ")
-        .map(|(i, _)| i + 1)
-        .find(|&i| !text[..i].ends_with("e.g.") && !text[..i].ends_with("i.e."))
-        .unwrap_or(text.len());
-    text[..end].trim().to_owned()
 }
 
 #[cfg(test)]

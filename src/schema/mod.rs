@@ -10,6 +10,7 @@
 //! and shared by all threads.
 
 pub mod crd;
+pub mod location;
 
 use std::sync::OnceLock;
 
