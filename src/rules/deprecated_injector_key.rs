@@ -57,7 +57,7 @@ pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> V
             let injector = vocabulary.injector_of(key)?;
             let deprecation = injector.key(key)?.deprecation(pod_key.placement)?;
             let finding = new(key, pod_key.placement, &injector.display, deprecation);
-            Some(super::labels_and_annotations::at_key(
+            Some(super::injection_controls::at_key(
                 finding,
                 pod_key,
                 object,

@@ -217,7 +217,7 @@ pub fn check(
         .filter_map(|pod_key| {
             let value = pod_key.entry.value.as_str()?;
             let d = finding(&pod_key.entry.key, value, pod_key.placement, known)?;
-            Some(super::labels_and_annotations::at_key(
+            Some(super::injection_controls::at_key(
                 d,
                 pod_key,
                 object,

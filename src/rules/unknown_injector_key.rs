@@ -39,7 +39,7 @@ pub fn check(object: &Object, default_namespace: &str, keys: &[PodKey<'_>]) -> V
                 return None;
             }
             let finding = new(key, &injector.display, injector.suggest(key));
-            Some(super::labels_and_annotations::at_key(
+            Some(super::injection_controls::at_key(
                 finding,
                 pod_key,
                 object,
