@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 /// A run allocates millions of small strings and nodes (every YAML key and
 /// value, every JSON pod); mimalloc is markedly faster at that than the
-/// system allocator (see the README's numbers).
+/// system allocator (see docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

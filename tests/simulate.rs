@@ -146,7 +146,7 @@ fn rollout_buckets_are_deterministic() {
     let first = report();
     let second = report();
     assert_eq!(first["workloads"], second["workloads"]);
-    // The README documents the bucket so users can predict it.
+    // docs/commands.md documents the bucket so users can predict it.
     let bucket =
         kubectl_inject::injectors::own::policy::rollout_bucket("shop", "Deployment", "web");
     assert!(

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn rollout_buckets_are_stable() {
-        // Documented in the README so users can predict them.
+        // Documented in docs/commands.md so users can predict them.
         assert_eq!(
             rollout_bucket("shop", "Deployment", "web"),
             rollout_bucket("shop", "Deployment", "web")
