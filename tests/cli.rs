@@ -634,3 +634,52 @@ fn an_endless_config_file_is_refused_at_the_limit() {
         .stderr(predicate::str::contains("/dev/zero"))
         .stderr(predicate::str::contains("MiB"));
 }
+
+/// Issue 14: a 10,000-deep `extends` chain (1.9 MB) took more than 24 GB
+/// and was killed; resolved in linear time it is one INJ111, within 1 GB of
+/// address space (`ulimit -v`) and seconds, even in a debug build.
+#[test]
+fn a_hostile_extends_chain_is_linted_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chain.yaml");
+    fs::write(&file, common::extends_chain(10_000, true)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-inject");
+    for command in ["lint", "simulate"] {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$1\" --format json \"$2\"")
+            .arg(&bin)
+            .arg(command)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(took.as_secs() < 60, "{command} took {took:?}");
+        let report = json_report(&output.stdout);
+        assert_eq!(rules_of(&report), ["INJ111"], "{command}");
+        let message = report["diagnostics"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`t-33@1.0.0` extends `t-32@1.0.0`")
+                && message.contains("nor the 9966 templates"),
+            "{message}"
+        );
+        if command == "simulate" {
+            let own = &report["workloads"][0]["injectors"][0];
+            assert_eq!(own["decision"], "deny", "{own}");
+            assert!(
+                own["reasons"][1]
+                    .as_str()
+                    .is_some_and(|r| r.contains("9999 `extends`") && r.contains("INJ111")),
+                "{own}"
+            );
+        }
+    }
+}
+

@@ -133,6 +133,7 @@ fixture_tests! {
     inj102_template_inheritance_cycle => "INJ102",
     inj104_parameter_value_rejected => "INJ104",
     inj108_unknown_interpolation => "INJ108",
+    inj111_template_inheritance_too_deep => "INJ111",
     inj201_invalid_label_or_annotation => "INJ201",
     inj202_unknown_injector_key => "INJ202",
     inj203_rejected_injector_value => "INJ203",

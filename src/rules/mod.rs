@@ -47,6 +47,7 @@ pub mod schema_violation;
 pub mod sidecar_already_present;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
+pub mod template_inheritance_too_deep;
 pub mod uncovered_namespace;
 pub mod unexpected_sidecar;
 pub mod unknown_injector_key;
@@ -82,6 +83,7 @@ pub static RULES: &[&Rule] = &[
     &uncovered_namespace::RULE,
     &namespaced_policy_reach::RULE,
     &unknown_interpolation::RULE,
+    &template_inheritance_too_deep::RULE,
     &invalid_label_or_annotation::RULE,
     &unknown_injector_key::RULE,
     &rejected_injector_value::RULE,

@@ -236,3 +236,34 @@ spec:
 "
     )
 }
+
+/// A hostile `extends` chain (issue 14): SidecarTemplates `t-0` to
+/// `t-{n-1}`, each extending the one before and adding a container of its
+/// own (about 190 bytes each: 2,000 deep is a 375 KB file). With `workload`,
+/// a ClusterInjectionPolicy naming the last one and a Deployment it selects.
+pub fn extends_chain(n: usize, workload: bool) -> String {
+    let mut docs: Vec<String> = (0..n)
+        .map(|i| {
+            let extends = if i == 0 {
+                String::new()
+            } else {
+                format!("\n  extends: t-{}@1.0.0", i - 1)
+            };
+            format!(
+                "apiVersion: kubectl-inject.dev/v1alpha1\nkind: SidecarTemplate\nmetadata: {{name: t-{i}}}\nspec:\n  version: 1.0.0{extends}\n  containers: [{{name: c-{i}, image: \"busybox:1.36\"}}]\n"
+            )
+        })
+        .collect();
+    if workload {
+        docs.push(format!(
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: ClusterInjectionPolicy\nmetadata: {{name: deep}}\nspec: {{action: inject, template: t-{}, objectSelector: {{matchLabels: {{app: web}}}}}}\n",
+            n.saturating_sub(1)
+        ));
+        docs.push(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n"
+                .to_owned(),
+        );
+    }
+    docs.join("---\n")
+}
+
