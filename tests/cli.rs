@@ -683,3 +683,45 @@ fn a_hostile_extends_chain_is_linted_in_bounded_time_and_memory() {
     }
 }
 
+/// Issue 14: a 157 KB template whose 3,000 strings each name a 100 KB
+/// default rendered a 300 MB pod (8 s, 1.6 GB) without a finding. The
+/// injection is measured, not built: INJ312, the workload left as written,
+/// within 1 GB of address space and seconds, for `render` as for `simulate`.
+#[test]
+fn a_template_that_renders_a_300_mb_pod_is_refused_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chatty.yaml");
+    fs::write(&file, common::amplifying_template(true)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-inject");
+    for command in ["render", "simulate"] {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$1\" \"$2\"")
+            .arg(&bin)
+            .arg(command)
+            .arg(&file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(took.as_secs() < 60, "{command} took {took:?}");
+        assert!(
+            output.stdout.len() < 1 << 20,
+            "{command}: {} bytes out",
+            output.stdout.len()
+        );
+        let report = if command == "render" { &stderr } else { &stdout };
+        assert!(report.contains("INJ312"), "{command}: {report}");
+        if command == "render" {
+            // The workload as written: no sidecar, no status annotation.
+            assert!(stdout.contains("name: web"), "{stdout}");
+            assert!(!stdout.contains("kubectl-inject.dev/status"), "{stdout}");
+        } else {
+            assert!(stdout.contains("deny"), "{stdout}");
+        }
+    }
+}

@@ -154,6 +154,7 @@ fixture_tests! {
     inj309_init_container_after_proxy_init => "INJ309",
     inj310_pod_annotations_too_large => "INJ310",
     inj311_native_sidecar_on_old_kubernetes => "INJ311",
+    inj312_injected_pod_too_large => "INJ312",
     inj404_webhook_misconfigured => "INJ404",
     inj405_double_injection => "INJ405",
 }

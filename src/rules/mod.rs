@@ -21,6 +21,7 @@ pub mod injected_container_without_readiness;
 pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
+pub mod injected_pod_too_large;
 pub mod injected_port_collision;
 mod injection_controls;
 pub mod injection_off_with_overrides;
@@ -107,6 +108,7 @@ pub static RULES: &[&Rule] = &[
     &init_container_after_proxy_init::RULE,
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
+    &injected_pod_too_large::RULE,
     &missing_sidecar::RULE,
     &outdated_injection::RULE,
     &unexpected_sidecar::RULE,

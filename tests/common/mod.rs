@@ -267,3 +267,20 @@ pub fn extends_chain(n: usize, workload: bool) -> String {
     docs.join("---\n")
 }
 
+/// A template that amplifies (issue 14): 3,000 strings that each name a
+/// 100 KB default, 157 KB of JSON that renders a 300 MB pod. With
+/// `workload`, a Deployment that asks for it by annotation.
+pub fn amplifying_template(workload: bool) -> String {
+    let refs = vec!["${params.banner}"; 3_000];
+    let chatty = serde_json::json!({"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",
+        "metadata": {"name": "chatty"},
+        "spec": {"version": "1.0.0",
+            "parameters": [{"name": "banner", "annotation": "sidecar.kubectl-inject.dev/banner",
+                            "default": "x".repeat(100_000)}],
+            "containers": [{"name": "agent", "image": "registry.example.com/agent:1.0.0", "args": refs}]}});
+    let mut out = format!("{chatty}\n");
+    if workload {
+        out.push_str("---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {kubectl-inject.dev/inject: \"true\", kubectl-inject.dev/template: chatty}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n");
+    }
+    out
+}
