@@ -634,3 +634,94 @@ fn an_endless_config_file_is_refused_at_the_limit() {
         .stderr(predicate::str::contains("/dev/zero"))
         .stderr(predicate::str::contains("MiB"));
 }
+
+/// Issue 14: a 10,000-deep `extends` chain (1.9 MB) took more than 24 GB
+/// and was killed; resolved in linear time it is one INJ111, within 1 GB of
+/// address space (`ulimit -v`) and seconds, even in a debug build.
+#[test]
+fn a_hostile_extends_chain_is_linted_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chain.yaml");
+    fs::write(&file, common::extends_chain(10_000, true)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-inject");
+    for command in ["lint", "simulate"] {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$1\" --format json \"$2\"")
+            .arg(&bin)
+            .arg(command)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(took.as_secs() < 60, "{command} took {took:?}");
+        let report = json_report(&output.stdout);
+        assert_eq!(rules_of(&report), ["INJ111"], "{command}");
+        let message = report["diagnostics"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`t-33@1.0.0` extends `t-32@1.0.0`")
+                && message.contains("nor the 9966 templates"),
+            "{message}"
+        );
+        if command == "simulate" {
+            let own = &report["workloads"][0]["injectors"][0];
+            assert_eq!(own["decision"], "deny", "{own}");
+            assert!(
+                own["reasons"][1]
+                    .as_str()
+                    .is_some_and(|r| r.contains("9999 `extends`") && r.contains("INJ111")),
+                "{own}"
+            );
+        }
+    }
+}
+
+/// Issue 14: a 157 KB template whose 3,000 strings each name a 100 KB
+/// default rendered a 300 MB pod (8 s, 1.6 GB) without a finding. The
+/// injection is measured, not built: INJ312, the workload left as written,
+/// within 1 GB of address space and seconds, for `render` as for `simulate`.
+#[test]
+fn a_template_that_renders_a_300_mb_pod_is_refused_in_bounded_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chatty.yaml");
+    fs::write(&file, common::amplifying_template(true)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-inject");
+    for command in ["render", "simulate"] {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$1\" \"$2\"")
+            .arg(&bin)
+            .arg(command)
+            .arg(&file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(took.as_secs() < 60, "{command} took {took:?}");
+        assert!(
+            output.stdout.len() < 1 << 20,
+            "{command}: {} bytes out",
+            output.stdout.len()
+        );
+        let report = if command == "render" { &stderr } else { &stdout };
+        assert!(report.contains("INJ312"), "{command}: {report}");
+        if command == "render" {
+            // The workload as written: no sidecar, no status annotation.
+            assert!(stdout.contains("name: web"), "{stdout}");
+            assert!(!stdout.contains("kubectl-inject.dev/status"), "{stdout}");
+        } else {
+            assert!(stdout.contains("deny"), "{stdout}");
+        }
+    }
+}

@@ -133,6 +133,7 @@ fixture_tests! {
     inj102_template_inheritance_cycle => "INJ102",
     inj104_parameter_value_rejected => "INJ104",
     inj108_unknown_interpolation => "INJ108",
+    inj111_template_inheritance_too_deep => "INJ111",
     inj201_invalid_label_or_annotation => "INJ201",
     inj202_unknown_injector_key => "INJ202",
     inj203_rejected_injector_value => "INJ203",
@@ -153,6 +154,7 @@ fixture_tests! {
     inj309_init_container_after_proxy_init => "INJ309",
     inj310_pod_annotations_too_large => "INJ310",
     inj311_native_sidecar_on_old_kubernetes => "INJ311",
+    inj312_injected_pod_too_large => "INJ312",
     inj404_webhook_misconfigured => "INJ404",
     inj405_double_injection => "INJ405",
 }

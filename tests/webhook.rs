@@ -1899,3 +1899,102 @@ fn endless_certificate_files_are_refused_at_the_limit() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 9. Hostile templates (issue 14).
+
+/// A tenant who may create SidecarTemplates cannot exhaust the injector:
+/// `/validate` refuses a template past 32 `extends` (INJ111); a directory
+/// whose chain grew to 10,000 is refused in well under a second, and each
+/// `/validate` (which reads the set's files again) still answers at once
+/// (it took 1.4–4 s and 1.1 GB at 1,000 deep); a template that would render
+/// a 300 MB pod is answered per `--on-error` without building it.
+#[test]
+fn hostile_templates_are_refused_and_answered_quickly() {
+    let root = tempfile::tempdir().unwrap();
+    let policies = root.path().join("policies");
+    let testdata = package_root().join("testdata");
+    copy_dir(
+        &testdata.join("policy/templates"),
+        &policies.join("templates"),
+    );
+    copy_dir(&testdata.join("namespaces"), &policies.join("namespaces"));
+    for file in ["cluster-policies.yaml", "payments-policy.yaml"] {
+        std::fs::copy(testdata.join("policy").join(file), policies.join(file)).unwrap();
+    }
+    // t-0 … t-32: at the limit.
+    let chain = policies.join("chain.yaml");
+    std::fs::write(&chain, common::extends_chain(33, false)).unwrap();
+    // 3,000 strings that each name a 100 KB default: a 300 MB pod.
+    std::fs::write(
+        policies.join("chatty.yaml"),
+        common::amplifying_template(false),
+    )
+    .unwrap();
+
+    let pki = Pki::new();
+    let dir = policies.to_str().unwrap();
+    let webhook = Webhook::start(&pki, &[dir, "--offline"]);
+    let client = HttpsClient::new(&pki.ca_pem, false);
+    webhook.wait_for_log(|log| log.contains("policy set 1 in service"));
+
+    let template = |name: &str, extends: &str| {
+        json!({"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",
+            "metadata": {"name": name, "namespace": "kubectl-inject-system"},
+            "spec": {"version": "1.0.0", "extends": extends}})
+    };
+    let timed = |uid: &str, object: &Value| {
+        let started = std::time::Instant::now();
+        let response = validate(&client, &webhook, uid, object);
+        (response, started.elapsed())
+    };
+    let (response, took) = timed("uid-deep", &template("t-33", "t-32@1.0.0"));
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("INJ111"), "{message}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (response, _) = timed("uid-at-limit", &template("t-32-canary", "t-31@1.0.0"));
+    assert_eq!(response["allowed"], true, "{response}");
+
+    // The chain grows to 10,000 in the directory: refused, set 1 stays.
+    let mark = webhook.log_mark();
+    let started = std::time::Instant::now();
+    replace_file(root.path(), &chain, &common::extends_chain(10_000, false));
+    let log = webhook.wait_for_log_since(mark, |log| log.contains("refused the new policy set 2"));
+    assert!(log.contains("INJ111"), "{log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    // `/validate` reads set 1's files again, the 10,000 templates with them.
+    for k in 0..3 {
+        let (response, took) = timed(&format!("uid-{k}"), &template(&format!("new-{k}"), "t-1"));
+        assert_eq!(response["allowed"], true, "{response}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    // The 300 MB pod: denied per --on-error, not built.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "chatty", "namespace": "sandbox",
+                     "annotations": {"kubectl-inject.dev/inject": "true",
+                                     "kubectl-inject.dev/template": "chatty"}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}});
+    let started = std::time::Instant::now();
+    let (allowed, after, response) = inject(&client, &webhook, "uid-chatty", &pod);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!allowed, "{response}");
+    assert_eq!(after, pod);
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("INJ312"), "{message}");
+
+    // Linear, a 10,000-deep chain costs tens of megabytes (the quadratic
+    // merge took 1.1 GB at 1,000 deep); the server never held the pod.
+    if let Some(peak) = webhook.peak_memory_kib() {
+        assert!(peak < 400 * 1024, "peak {peak} KiB");
+    }
+}

@@ -90,7 +90,8 @@ spec:
                 service_account: "default",
             },
             check_value,
-        );
+        )
+        .expect("within the size limit");
         let labels = Labels::new();
         check(&CheckInput {
             workload: &workload,

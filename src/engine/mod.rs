@@ -29,7 +29,9 @@ use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::model::namespace::Namespaces;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
-use crate::rules::{namespaced_policy_reach, parameter_value_rejected, uncovered_namespace};
+use crate::rules::{
+    injected_pod_too_large, namespaced_policy_reach, parameter_value_rejected, uncovered_namespace,
+};
 use crate::source::FileId;
 
 pub use crate::injectors::own::OWN_INJECTOR;
@@ -269,9 +271,14 @@ fn simulate_one(
     let policy_name = decision.policy.map(|i| ctx.policies[i].display_name());
     let template = decision.template.and_then(|i| ctx.catalog.resolved(i));
     let as_created = || pristine.clone().unwrap_or_else(|| workload.pod.to_json());
-    if let (Outcome::Inject, Some(template)) = (decision.outcome, template) {
+    let template = match (decision.outcome, template) {
+        (Outcome::Inject, Some(t)) => Some(t),
+        _ => None,
+    };
+    let mut injected = None;
+    if let Some(template) = template {
         let before = as_created();
-        let injection = mutate::inject(
+        match mutate::inject(
             &before,
             template,
             policy_name.as_deref(),
@@ -281,7 +288,31 @@ fn simulate_one(
                 service_account: &workload.service_account,
             },
             catalog::check_value,
-        );
+        ) {
+            Ok(injection) => injected = Some((template, before, injection)),
+            // Measured, not built: the pod would be too large to store.
+            Err(too_large) => {
+                let id = template.id();
+                decision.outcome = Outcome::Deny;
+                decision.reasons.push(format!(
+                    "template {id} would make a pod of at least {} bytes of JSON, over the limit of {} (INJ312): the injector does not build it and rejects the pod",
+                    too_large.at_least, too_large.limit
+                ));
+                // At the workload's name, as INJ310.
+                let (file, span) = match workload.pod_object.root.lookup_pointer("/metadata/name") {
+                    Some((node, _)) => (workload.pod_object.file, node.span.clone()),
+                    None => (object.file, object.name_span()),
+                };
+                decision.diagnostics.push(
+                    injected_pod_too_large::new(&workload.display_name(), &id, &too_large)
+                        .at(file, span)
+                        .object(Some(object.object_ref(&workload.namespace)))
+                        .path("/metadata/name"),
+                );
+            }
+        }
+    }
+    if let Some((template, before, injection)) = injected {
         for rejected in &injection.rejected {
             let at = workload
                 .pod

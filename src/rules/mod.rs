@@ -21,6 +21,7 @@ pub mod injected_container_without_readiness;
 pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
+pub mod injected_pod_too_large;
 pub mod injected_port_collision;
 mod injection_controls;
 pub mod injection_off_with_overrides;
@@ -47,6 +48,7 @@ pub mod schema_violation;
 pub mod sidecar_already_present;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
+pub mod template_inheritance_too_deep;
 pub mod uncovered_namespace;
 pub mod unexpected_sidecar;
 pub mod unknown_injector_key;
@@ -82,6 +84,7 @@ pub static RULES: &[&Rule] = &[
     &uncovered_namespace::RULE,
     &namespaced_policy_reach::RULE,
     &unknown_interpolation::RULE,
+    &template_inheritance_too_deep::RULE,
     &invalid_label_or_annotation::RULE,
     &unknown_injector_key::RULE,
     &rejected_injector_value::RULE,
@@ -105,6 +108,7 @@ pub static RULES: &[&Rule] = &[
     &init_container_after_proxy_init::RULE,
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
+    &injected_pod_too_large::RULE,
     &missing_sidecar::RULE,
     &outdated_injection::RULE,
     &unexpected_sidecar::RULE,

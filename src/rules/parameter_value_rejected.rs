@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::own::Parameter;
-use crate::injectors::own::catalog::{Catalog, check_value, compiled};
+use crate::injectors::own::catalog::{Catalog, MergedParameter, check_value, compiled};
 use crate::injectors::own::mutate::RejectedParameter;
 use crate::model::Object;
 
@@ -47,6 +47,10 @@ pub fn annotation(workload: &str, rejected: &RejectedParameter) -> Diagnostic {
 
 /// Defaults that fail their parameter's check, and patterns that do not
 /// compile, in every template (merged with its ancestors when it resolves).
+///
+/// Each template's own parameters are checked once, merged along its lineage
+/// (a parameter a template does not write is the one its parent sees, and
+/// was checked there), so nothing is merged whole.
 pub fn check_defaults(
     catalog: &Catalog,
     objects: &[Object],
@@ -55,17 +59,23 @@ pub fn check_defaults(
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for (i, template) in catalog.templates.iter().enumerate() {
-        let resolved = catalog.resolved(i);
-        let params: &[Parameter] = resolved.map_or(&template.spec.parameters, |r| &r.parameters);
-        // Where field `field` of parameter `k` is written: (template, pointer).
+        let resolves = catalog.resolves(i);
+        let merged: Vec<Option<MergedParameter>> = template
+            .spec
+            .parameters
+            .iter()
+            .map(|p| resolves.then(|| catalog.parameter_at(i, &p.name)).flatten())
+            .collect();
+        // Where field `field` of own parameter `k` is written: (template, pointer).
         let source = |k: usize, field: &str| -> Option<(usize, String)> {
-            match resolved {
-                Some(r) => catalog.source(r, &format!("/parameters/{k}/{field}")),
+            match &merged[k] {
+                Some(m) => m.source(field),
                 None => Some((i, format!("/spec/parameters/{k}/{field}"))),
             }
         };
         let id = template.id();
-        for (k, param) in params.iter().enumerate() {
+        for (k, own) in template.spec.parameters.iter().enumerate() {
+            let param = merged[k].as_ref().map_or(own, |m| &m.parameter);
             if let Some(pattern) = &param.pattern
                 && let Err(error) = compiled(pattern)
             {

@@ -1,19 +1,18 @@
 //! INJ108: `${…}` naming a parameter or field that does not exist.
 //!
-//! Every string of a resolved template's containers, init containers,
-//! volumes, pod annotations and pod labels is scanned; a reference that names
-//! neither a parameter of the template (inherited ones count) nor one of the
-//! five fields is reported at the string, in the template that writes it.
+//! Every string of a template's containers, init containers, volumes, pod
+//! annotations and pod labels is scanned; a reference that names neither a
+//! parameter of the template (inherited ones count) nor one of the five
+//! fields is reported at the string, in the template that writes it.
 
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::own::ResolvedTemplate;
 use crate::injectors::own::catalog::{Catalog, did_you_mean, join, pointer_segment};
 use crate::injectors::own::interpolate::{
     FIELDS, PARAMS_PREFIX, is_known, references, references_in_str,
 };
-use crate::injectors::own::template::Section;
+use crate::injectors::own::template::{Section, Template};
 use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
@@ -24,24 +23,24 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("unknown_interpolation.md"),
 };
 
-/// Every reference of a resolved template: (pointer into the resolved
-/// template, name inside `${}`).
-fn all_references(resolved: &ResolvedTemplate) -> Vec<(String, String)> {
+/// Every reference a template writes itself: (JSON pointer in its object,
+/// name inside `${}`).
+fn own_references(template: &Template) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for section in Section::ALL {
-        for (k, entry) in resolved.section(section).iter().enumerate() {
+        for (k, entry) in template.section(section).iter().enumerate() {
             for (pointer, name) in references(entry) {
-                out.push((format!("/{}/{k}{pointer}", section.key()), name));
+                out.push((format!("/spec/{}/{k}{pointer}", section.key()), name));
             }
         }
     }
     for (field, map) in [
-        ("podAnnotations", &resolved.pod_annotations),
-        ("podLabels", &resolved.pod_labels),
+        ("podAnnotations", &template.spec.pod_annotations),
+        ("podLabels", &template.spec.pod_labels),
     ] {
         for (key, value) in map {
             for name in references_in_str(value) {
-                out.push((format!("/{field}/{}", pointer_segment(key)), name));
+                out.push((format!("/spec/{field}/{}", pointer_segment(key)), name));
             }
         }
     }
@@ -49,46 +48,46 @@ fn all_references(resolved: &ResolvedTemplate) -> Vec<(String, String)> {
 }
 
 /// One finding per unknown reference, at the string that holds it.
+///
+/// Each template's own strings are read once, against the parameters its
+/// lineage declares (a template that extends it may declare more, but a
+/// string the template writes must work in the template itself). That finds
+/// what scanning every merged template finds, without merging any.
 pub fn check(catalog: &Catalog, objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for i in 0..catalog.templates.len() {
-        let Some(resolved) = catalog.resolved(i) else {
+    for (t, template) in catalog.templates.iter().enumerate() {
+        if !catalog.resolves(t) {
             continue;
-        };
-        let params: Vec<&str> = resolved
-            .parameters
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect();
-        for (pointer, name) in all_references(resolved) {
-            if is_known(&name, params.iter().copied()) {
+        }
+        let mut params: Option<Vec<&str>> = None;
+        let mut seen = HashSet::new();
+        let id = template.id();
+        for (pointer, name) in own_references(template) {
+            let known = match name.strip_prefix(PARAMS_PREFIX) {
+                Some(param) => catalog.declares(t, param),
+                None => is_known(&name, std::iter::empty()),
+            };
+            if known || !seen.insert((pointer.clone(), name.clone())) {
                 continue;
             }
-            let Some((t, source)) = catalog.source(resolved, &pointer) else {
+            let Some((file, span)) = catalog.locate(objects, t, &pointer) else {
                 continue;
             };
-            if !seen.insert((t, source.clone(), name.clone())) {
-                continue;
-            }
-            let Some((file, span)) = catalog.locate(objects, t, &source) else {
-                continue;
-            };
+            let params = params.get_or_insert_with(|| catalog.parameter_names(t));
             out.push(
-                finding(resolved, &params, &name)
+                finding(&id, params, &name)
                     .at(file, span)
                     .object(Some(
                         catalog.object(objects, t).object_ref(default_namespace),
                     ))
-                    .path(source),
+                    .path(pointer),
             );
         }
     }
     out
 }
 
-fn finding(resolved: &ResolvedTemplate, params: &[&str], name: &str) -> Diagnostic {
-    let id = resolved.id();
+fn finding(id: &str, params: &[&str], name: &str) -> Diagnostic {
     let what = match name.strip_prefix(PARAMS_PREFIX) {
         Some(_) if params.is_empty() => {
             format!(

@@ -236,3 +236,51 @@ spec:
 "
     )
 }
+
+/// A hostile `extends` chain (issue 14): SidecarTemplates `t-0` to
+/// `t-{n-1}`, each extending the one before and adding a container of its
+/// own (about 190 bytes each: 2,000 deep is a 375 KB file). With `workload`,
+/// a ClusterInjectionPolicy naming the last one and a Deployment it selects.
+pub fn extends_chain(n: usize, workload: bool) -> String {
+    let mut docs: Vec<String> = (0..n)
+        .map(|i| {
+            let extends = if i == 0 {
+                String::new()
+            } else {
+                format!("\n  extends: t-{}@1.0.0", i - 1)
+            };
+            format!(
+                "apiVersion: kubectl-inject.dev/v1alpha1\nkind: SidecarTemplate\nmetadata: {{name: t-{i}}}\nspec:\n  version: 1.0.0{extends}\n  containers: [{{name: c-{i}, image: \"busybox:1.36\"}}]\n"
+            )
+        })
+        .collect();
+    if workload {
+        docs.push(format!(
+            "apiVersion: kubectl-inject.dev/v1alpha1\nkind: ClusterInjectionPolicy\nmetadata: {{name: deep}}\nspec: {{action: inject, template: t-{}, objectSelector: {{matchLabels: {{app: web}}}}}}\n",
+            n.saturating_sub(1)
+        ));
+        docs.push(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n"
+                .to_owned(),
+        );
+    }
+    docs.join("---\n")
+}
+
+/// A template that amplifies (issue 14): 3,000 strings that each name a
+/// 100 KB default, 157 KB of JSON that renders a 300 MB pod. With
+/// `workload`, a Deployment that asks for it by annotation.
+pub fn amplifying_template(workload: bool) -> String {
+    let refs = vec!["${params.banner}"; 3_000];
+    let chatty = serde_json::json!({"apiVersion": "kubectl-inject.dev/v1alpha1", "kind": "SidecarTemplate",
+        "metadata": {"name": "chatty"},
+        "spec": {"version": "1.0.0",
+            "parameters": [{"name": "banner", "annotation": "sidecar.kubectl-inject.dev/banner",
+                            "default": "x".repeat(100_000)}],
+            "containers": [{"name": "agent", "image": "registry.example.com/agent:1.0.0", "args": refs}]}});
+    let mut out = format!("{chatty}\n");
+    if workload {
+        out.push_str("---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n      annotations: {kubectl-inject.dev/inject: \"true\", kubectl-inject.dev/template: chatty}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n");
+    }
+    out
+}

@@ -164,6 +164,19 @@ impl Webhook {
         format!("https://{}{path}", self.addr)
     }
 
+    /// The server's peak resident memory so far, in KiB (`VmHWM`; Linux).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")

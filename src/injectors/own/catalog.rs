@@ -4,14 +4,27 @@
 //! Templates are indexed by scope (a namespace, or cluster-wide) and name,
 //! versions highest first. [`Catalog::find`] sees a namespace's own templates
 //! first, then the cluster-wide ones; a namespaced template is invisible from
-//! other namespaces. Inheritance (`extends`) is resolved once, in
-//! [`Catalog::build`], for every template: the parent links form a graph with
-//! at most one edge per template, so cycles are found by one colouring walk
-//! and each template is merged onto its already resolved parent.
+//! other namespaces.
+//!
+//! Inheritance (`extends`) is not merged up front (merging every template
+//! onto its merged parent copied each ancestor into every descendant: a
+//! hostile 10,000-deep chain took gigabytes). [`Catalog::new`] records each
+//! template's parent and depth in time linear in the number of templates
+//! (the parent links form a graph with at most one edge per template, so
+//! cycles are found by one colouring walk and depths by one walk that stops
+//! at the first known template). A template more than
+//! [`MAX_INHERITANCE_DEPTH`] `extends` from its root does not resolve
+//! (INJ111), so a walk up a lineage takes at most 33 steps. A merged
+//! template ([`ResolvedTemplate`]) is built the first time an injection asks
+//! for it, in one pass over its lineage (the own contents of at most 33
+//! templates, entries found by name through indexes), and kept. The rules
+//! that read every template read what each writes itself, and look inherited
+//! parameters up along its lineage: the findings cost time linear in what
+//! the templates write.
 //!
 //! The rules about templates (INJ101 for `extends`, INJ102, INJ104 for
-//! defaults, INJ108) read the facts recorded here; their messages live in
-//! their own modules under `rules/`.
+//! defaults, INJ108, INJ111) read the facts recorded here; their messages
+//! live in their own modules under `rules/`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -95,9 +108,13 @@ impl ResolvedTemplate {
         self.origin(&format!("{}/{name}", section.key()))
     }
 
-    /// A template with no parent: itself merged onto nothing.
-    fn empty(index: usize, template: &Template) -> ResolvedTemplate {
-        ResolvedTemplate {
+    /// Template `index` with its `lineage` (itself, then each ancestor up
+    /// to the root) merged, root first: one pass over the lineage's own
+    /// contents, entries found by name through indexes (so the work is
+    /// linear in what the lineage writes).
+    fn merge(templates: &[Template], index: usize, lineage: Vec<usize>) -> Self {
+        let template = &templates[index];
+        let mut r = ResolvedTemplate {
             index,
             name: template.name.clone(),
             namespace: template.namespace.clone(),
@@ -112,69 +129,56 @@ impl ResolvedTemplate {
             pod_annotations: BTreeMap::new(),
             pod_labels: BTreeMap::new(),
             origins: BTreeMap::new(),
-        }
-    }
-
-    /// Merges the child `template` (index `index`) onto `parent`.
-    fn merge(parent: Option<&ResolvedTemplate>, index: usize, template: &Template) -> Self {
-        let mut r = match parent {
-            Some(p) => {
-                let mut r = p.clone();
-                r.index = index;
-                r.name = template.name.clone();
-                r.namespace = template.namespace.clone();
-                r.version = template.version.clone();
-                r
-            }
-            None => ResolvedTemplate::empty(index, template),
         };
-        r.chain.insert(0, index);
-        let spec = &template.spec;
-        if let Some(native) = spec.native_sidecar {
-            r.native_sidecar = native;
-            r.origins.insert("nativeSidecar".into(), index);
+        let mut positions = Positions::default();
+        for &t in lineage.iter().rev() {
+            r.apply(t, &templates[t], &mut positions);
         }
-        if let Some(intercepts) = spec.intercepts_traffic {
-            r.intercepts_traffic = intercepts;
-            r.origins.insert("interceptsTraffic".into(), index);
-        }
-        for param in &spec.parameters {
-            r.merge_parameter(param, index);
-        }
-        for section in Section::ALL {
-            for entry in template.section(section) {
-                r.merge_entry(section, entry, index);
-            }
-        }
-        for (key, value) in &spec.pod_annotations {
-            r.pod_annotations.insert(key.clone(), value.clone());
-            r.origins.insert(format!("podAnnotations/{key}"), index);
-        }
-        for (key, value) in &spec.pod_labels {
-            r.pod_labels.insert(key.clone(), value.clone());
-            r.origins.insert(format!("podLabels/{key}"), index);
-        }
+        r.chain = lineage;
         r
     }
 
-    fn merge_parameter(&mut self, param: &Parameter, index: usize) {
+    /// Merges the own contents of `template` (index `index`) onto `self`.
+    fn apply(&mut self, index: usize, template: &Template, positions: &mut Positions) {
+        let spec = &template.spec;
+        if let Some(native) = spec.native_sidecar {
+            self.native_sidecar = native;
+            self.origins.insert("nativeSidecar".into(), index);
+        }
+        if let Some(intercepts) = spec.intercepts_traffic {
+            self.intercepts_traffic = intercepts;
+            self.origins.insert("interceptsTraffic".into(), index);
+        }
+        for param in &spec.parameters {
+            self.merge_parameter(param, index, positions);
+        }
+        for section in Section::ALL {
+            for entry in template.section(section) {
+                self.merge_entry(section, entry, index, positions);
+            }
+        }
+        for (key, value) in &spec.pod_annotations {
+            self.pod_annotations.insert(key.clone(), value.clone());
+            self.origins.insert(format!("podAnnotations/{key}"), index);
+        }
+        for (key, value) in &spec.pod_labels {
+            self.pod_labels.insert(key.clone(), value.clone());
+            self.origins.insert(format!("podLabels/{key}"), index);
+        }
+    }
+
+    fn merge_parameter(&mut self, param: &Parameter, index: usize, positions: &mut Positions) {
         let name = &param.name;
         self.origins.insert(format!("parameters/{name}"), index);
-        let fields = [
-            ("annotation", param.annotation.is_some()),
-            ("default", param.default.is_some()),
-            ("pattern", param.pattern.is_some()),
-            ("enum", param.allowed.is_some()),
-            ("description", param.description.is_some()),
-        ];
-        for (field, set) in fields {
+        for (field, set) in parameter_fields(param) {
             if set {
                 self.origins
                     .insert(format!("parameters/{name}/{field}"), index);
             }
         }
-        match self.parameters.iter_mut().find(|p| p.name == *name) {
-            Some(old) => {
+        match positions.parameters.get(name) {
+            Some(&k) => {
+                let old = &mut self.parameters[k];
                 let p = param.clone();
                 old.annotation = p.annotation.or(old.annotation.take());
                 old.default = p.default.or(old.default.take());
@@ -182,11 +186,22 @@ impl ResolvedTemplate {
                 old.allowed = p.allowed.or(old.allowed.take());
                 old.description = p.description.or(old.description.take());
             }
-            None => self.parameters.push(param.clone()),
+            None => {
+                positions
+                    .parameters
+                    .insert(name.clone(), self.parameters.len());
+                self.parameters.push(param.clone());
+            }
         }
     }
 
-    fn merge_entry(&mut self, section: Section, entry: &Value, index: usize) {
+    fn merge_entry(
+        &mut self,
+        section: Section,
+        entry: &Value,
+        index: usize,
+        positions: &mut Positions,
+    ) {
         let Some(name) = entry.get("name").and_then(Value::as_str) else {
             self.section_mut(section).push(entry.clone());
             return;
@@ -198,20 +213,41 @@ impl ResolvedTemplate {
                 self.origins.insert(format!("{key}/{name}/{field}"), index);
             }
         }
+        let slot = (section, name.to_owned());
+        let existing = positions.entries.get(&slot).copied();
         let list = self.section_mut(section);
-        let existing = list
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(name));
-        match (existing, entry) {
+        match (existing.map(|k| &mut list[k]), entry) {
             (Some(Value::Object(old)), Value::Object(new)) => {
                 for (field, value) in new {
                     old.insert(field.clone(), value.clone());
                 }
             }
             (Some(old), _) => *old = entry.clone(),
-            (None, _) => list.push(entry.clone()),
+            (None, _) => {
+                positions.entries.insert(slot, list.len());
+                list.push(entry.clone());
+            }
         }
     }
+}
+
+/// Where each named entry and parameter sits in a template being merged.
+#[derive(Default)]
+struct Positions {
+    entries: HashMap<(Section, String), usize>,
+    parameters: HashMap<String, usize>,
+}
+
+/// The fields of a parameter that a child may override, and whether
+/// `param` sets each.
+fn parameter_fields(param: &Parameter) -> [(&'static str, bool); 5] {
+    [
+        ("annotation", param.annotation.is_some()),
+        ("default", param.default.is_some()),
+        ("pattern", param.pattern.is_some()),
+        ("enum", param.allowed.is_some()),
+        ("description", param.description.is_some()),
+    ]
 }
 
 /// What a template's `extends` leads to.
@@ -241,13 +277,33 @@ pub struct Catalog {
     /// Name → scopes (a namespace, or `None` for cluster-wide) → indices,
     /// highest version first, one per version (the first definition).
     by_name: ByName,
-    resolved: Vec<Option<ResolvedTemplate>>,
+    /// Per template: its number of ancestors when its lineage reaches a
+    /// root (0: no `extends`), even past [`MAX_INHERITANCE_DEPTH`]; `None`
+    /// in or below a cycle, or below a missing parent.
+    depths: Vec<Option<usize>>,
+    /// Per template: its parameters' positions in its own spec, by name
+    /// (the first of a name), so that a lineage is searched in one step
+    /// per ancestor.
+    own_parameters: Vec<HashMap<String, usize>>,
+    /// Merged templates, each built the first time it is asked for
+    /// ([`Catalog::resolved`]): building every one up front copied each
+    /// ancestor into every descendant (quadratic in a chain's length).
+    resolved: Vec<OnceLock<Option<Box<ResolvedTemplate>>>>,
 }
+
+/// The most `extends` links between a template and the root of its
+/// lineage (INJ111): a lineage holds at most 33 templates. Layered
+/// platforms use a handful (a base, an organisation's defaults, a mesh's
+/// proxy, a team's variant, a canary); 32 leaves room for six times that,
+/// and bounds every walk up a lineage and every merge to 33 templates.
+/// A template deeper than this is treated as missing.
+pub const MAX_INHERITANCE_DEPTH: usize = 32;
 
 impl Catalog {
     /// Reads every SidecarTemplate among `objects`, resolves inheritance and
     /// reports INJ101 (unknown parent), INJ102 (cycles), INJ104 (a default
-    /// failing its pattern/enum) and INJ108 (unknown `${…}`).
+    /// failing its pattern/enum), INJ108 (unknown `${…}`) and INJ111 (too
+    /// deep).
     pub fn build(objects: &[Object]) -> (Catalog, Vec<Diagnostic>) {
         let catalog = Catalog::new(objects);
         let diagnostics = catalog.diagnostics(objects, "default");
@@ -287,6 +343,8 @@ impl Catalog {
             parents: Vec::new(),
             cycles: Vec::new(),
             by_name,
+            depths: Vec::new(),
+            own_parameters: Vec::new(),
             resolved: Vec::new(),
         };
         catalog.parents = catalog
@@ -301,19 +359,38 @@ impl Catalog {
             })
             .collect();
         catalog.find_cycles();
-        catalog.resolve_all();
+        catalog.find_depths();
+        catalog.own_parameters = catalog
+            .templates
+            .iter()
+            .map(|t| {
+                let mut own = HashMap::with_capacity(t.spec.parameters.len());
+                for (k, p) in t.spec.parameters.iter().enumerate() {
+                    own.entry(p.name.clone()).or_insert(k);
+                }
+                own
+            })
+            .collect();
+        catalog.resolved = (0..catalog.templates.len())
+            .map(|_| OnceLock::new())
+            .collect();
         catalog
     }
 
     /// The findings about the templates: INJ101 (`extends`), INJ102, INJ104
-    /// (defaults and patterns), INJ108.
+    /// (defaults and patterns), INJ108, INJ111.
     pub fn diagnostics(&self, objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
         use crate::rules::{
-            parameter_value_rejected, template_inheritance_cycle, unknown_interpolation,
-            unknown_template,
+            parameter_value_rejected, template_inheritance_cycle, template_inheritance_too_deep,
+            unknown_interpolation, unknown_template,
         };
         let mut out = unknown_template::check_extends(self, objects, default_namespace);
         out.extend(template_inheritance_cycle::check(
+            self,
+            objects,
+            default_namespace,
+        ));
+        out.extend(template_inheritance_too_deep::check(
             self,
             objects,
             default_namespace,
@@ -383,9 +460,116 @@ impl Catalog {
             .any(|(ns, _)| self.find_in(reference, ns.as_deref()).is_some())
     }
 
-    /// The merged template of `index`; `None` when its inheritance is broken.
+    /// The merged template of `index`; `None` when its inheritance is broken
+    /// (a cycle, a missing parent) or deeper than
+    /// [`MAX_INHERITANCE_DEPTH`]. Built on first use, once.
     pub fn resolved(&self, index: usize) -> Option<&ResolvedTemplate> {
-        self.resolved.get(index)?.as_ref()
+        self.resolved
+            .get(index)?
+            .get_or_init(|| {
+                self.resolves(index).then(|| {
+                    let lineage = self.lineage(index).collect();
+                    Box::new(ResolvedTemplate::merge(&self.templates, index, lineage))
+                })
+            })
+            .as_deref()
+    }
+
+    /// Whether template `index` resolves: its lineage reaches a root within
+    /// [`MAX_INHERITANCE_DEPTH`] `extends` (without building it).
+    pub fn resolves(&self, index: usize) -> bool {
+        self.depth(index)
+            .is_some_and(|d| d <= MAX_INHERITANCE_DEPTH)
+    }
+
+    /// The number of ancestors of template `index` (0: no `extends`), also
+    /// past [`MAX_INHERITANCE_DEPTH`]; `None` in or below a cycle, or below
+    /// a missing parent.
+    pub fn depth(&self, index: usize) -> Option<usize> {
+        self.depths.get(index).copied().flatten()
+    }
+
+    /// Template `index`, then its parent, and so on up to the root; at most
+    /// `MAX_INHERITANCE_DEPTH + 1` templates (so a cycle ends too).
+    pub fn lineage(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(index), |&i| match self.parents.get(i)? {
+            Parent::Found(p) => Some(*p),
+            _ => None,
+        })
+        .take(MAX_INHERITANCE_DEPTH + 1)
+    }
+
+    /// Whether parameter `name` is declared by template `index` or one of its
+    /// ancestors (one lookup per template of its lineage).
+    pub fn declares(&self, index: usize, name: &str) -> bool {
+        self.lineage(index)
+            .any(|t| self.own_parameters[t].contains_key(name))
+    }
+
+    /// The parameter names template `index` sees, in merged order (its
+    /// root's first).
+    pub fn parameter_names(&self, index: usize) -> Vec<&str> {
+        let lineage: Vec<usize> = self.lineage(index).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for &t in lineage.iter().rev() {
+            for p in &self.templates[t].spec.parameters {
+                if seen.insert(p.name.as_str()) {
+                    out.push(p.name.as_str());
+                }
+            }
+        }
+        out
+    }
+
+    /// Parameter `name` as template `index` sees it: each field from the
+    /// nearest template of the lineage that writes it (as merging does),
+    /// with where that is. `None` when no template of the lineage declares
+    /// it. One lookup per template of the lineage, nothing merged.
+    pub fn parameter_at(&self, index: usize, name: &str) -> Option<MergedParameter> {
+        let mut merged: Option<MergedParameter> = None;
+        for t in self.lineage(index) {
+            let Some(&k) = self.own_parameters[t].get(name) else {
+                continue;
+            };
+            let own = &self.templates[t].spec.parameters[k];
+            let m = merged.get_or_insert_with(|| MergedParameter {
+                parameter: Parameter {
+                    name: name.to_owned(),
+                    annotation: None,
+                    default: None,
+                    pattern: None,
+                    allowed: None,
+                    description: None,
+                },
+                sources: BTreeMap::new(),
+            });
+            let p = &mut m.parameter;
+            let mut take = |field: &'static str, set: bool| {
+                if set {
+                    m.sources.entry(field).or_insert((t, k));
+                }
+            };
+            for (field, set) in parameter_fields(own) {
+                take(field, set);
+            }
+            if p.annotation.is_none() {
+                p.annotation.clone_from(&own.annotation);
+            }
+            if p.default.is_none() {
+                p.default.clone_from(&own.default);
+            }
+            if p.pattern.is_none() {
+                p.pattern.clone_from(&own.pattern);
+            }
+            if p.allowed.is_none() {
+                p.allowed.clone_from(&own.allowed);
+            }
+            if p.description.is_none() {
+                p.description.clone_from(&own.description);
+            }
+        }
+        merged
     }
 
     /// The versions of `name` visible from `namespace` (its own first, then
@@ -590,59 +774,67 @@ impl Catalog {
         self.cycles.sort();
     }
 
-    /// Resolves every template onto its resolved parent; templates in or
-    /// below a cycle, or below a missing parent, resolve to `None`.
-    fn resolve_all(&mut self) {
+    /// The depth of every template (see [`Self::depths`]): one walk up
+    /// from each template not yet known, stopping at the first known one,
+    /// so each template is visited a bounded number of times however long
+    /// its lineage.
+    fn find_depths(&mut self) {
         let n = self.templates.len();
-        // Outer `None`: not computed yet.
-        let mut done: Vec<Option<Option<ResolvedTemplate>>> = vec![None; n];
+        // Outer `None`: not known yet.
+        let mut known: Vec<Option<Option<usize>>> = vec![None; n];
         for cycle in &self.cycles {
             for &i in cycle {
-                done[i] = Some(None);
+                known[i] = Some(None);
             }
         }
+        let mut pending = Vec::new();
         for start in 0..n {
-            let mut pending = Vec::new();
+            pending.clear();
             let mut current = start;
-            let mut base: Option<Option<usize>> = Some(None);
-            loop {
-                if done[current].is_some() {
-                    base = Some(Some(current));
-                    break;
+            // What is above the pending templates: `None` when the last
+            // of them is a root; else the known depth of its parent (`None`
+            // there: broken, as a missing parent is).
+            let above: Option<Option<usize>> = loop {
+                if let Some(depth) = known[current] {
+                    break Some(depth);
                 }
                 pending.push(current);
                 match &self.parents[current] {
                     Parent::Found(p) => current = *p,
-                    Parent::None => break,
-                    Parent::Missing(_) => {
-                        base = None;
-                        break;
-                    }
-                }
-            }
-            // `base`: `None` broken; `Some(None)` a root; `Some(Some(i))` a
-            // computed ancestor.
-            let mut parent: Option<ResolvedTemplate> = None;
-            let mut broken = match base {
-                None => true,
-                Some(None) => false,
-                Some(Some(i)) => {
-                    parent = done[i].clone().flatten();
-                    parent.is_none()
+                    Parent::None => break None,
+                    Parent::Missing(_) => break Some(None),
                 }
             };
+            // Down from the top: a root is 0, a child one more than its parent.
+            let mut next = match above {
+                None => Some(0),
+                Some(parent) => parent.map(|d| d + 1),
+            };
             for &i in pending.iter().rev() {
-                if broken {
-                    done[i] = Some(None);
-                    continue;
-                }
-                let merged = ResolvedTemplate::merge(parent.as_ref(), i, &self.templates[i]);
-                done[i] = Some(Some(merged.clone()));
-                parent = Some(merged);
-                broken = false;
+                known[i] = Some(next);
+                next = next.map(|d| d + 1);
             }
         }
-        self.resolved = done.into_iter().map(Option::flatten).collect();
+        self.depths = known.into_iter().map(Option::flatten).collect();
+    }
+}
+
+/// A parameter merged along a lineage (see [`Catalog::parameter_at`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedParameter {
+    pub parameter: Parameter,
+    /// Per field (`default`, `pattern`, `enum`, `annotation`,
+    /// `description`): the template that writes it and the parameter's
+    /// position in that template's `spec.parameters`.
+    sources: BTreeMap<&'static str, (usize, usize)>,
+}
+
+impl MergedParameter {
+    /// Where `field` is written: the template and the JSON pointer in its
+    /// object (`/spec/parameters/2/default`).
+    pub fn source(&self, field: &str) -> Option<(usize, String)> {
+        let &(t, k) = self.sources.get(field)?;
+        Some((t, format!("/spec/parameters/{k}/{field}")))
     }
 }
 
@@ -748,7 +940,7 @@ pub fn check_policy_references(
 }
 
 /// Every template finding of a run (INJ101 for `extends`, INJ102, INJ104 for
-/// defaults, INJ108): what `lint` calls.
+/// defaults, INJ108, INJ111): what `lint` calls.
 pub fn check(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
     Catalog::new(objects).diagnostics(objects, default_namespace)
 }
@@ -1041,6 +1233,202 @@ mod tests {
         );
         assert!(diagnostics[3].message.contains("`self@1.0.0 → self@1.0.0`"));
         assert!(diagnostics[0].help.as_deref().unwrap().contains("`1.0.0`"));
+    }
+
+    /// `n` templates, each extending the one before (`t-0` has no parent)
+    /// and adding a container of its own; a policy-less, hostile chain.
+    fn chain(n: usize) -> Vec<Object> {
+        let docs: Vec<String> = (0..n)
+            .map(|i| {
+                let mut spec = json!({
+                    "version": "1.0.0",
+                    "containers": [{"name": format!("c-{i}"), "image": "busybox:1.36"}],
+                    "parameters": [{"name": format!("p-{i}"), "annotation": format!("x.dev/p-{i}"), "default": "v"}],
+                });
+                if i > 0 {
+                    spec["extends"] = json!(format!("t-{}@1.0.0", i - 1));
+                }
+                template(&format!("t-{i}"), None, spec)
+            })
+            .collect();
+        objects(&docs.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_deep_chain_costs_linear_time_and_merges_nothing_up_front() {
+        let objs = chain(10_000);
+        let started = std::time::Instant::now();
+        let (catalog, diagnostics) = Catalog::build(&objs);
+        let took = started.elapsed();
+        // Each template is visited a bounded number of times: depths are
+        // known without walking each lineage to its root.
+        assert_eq!(catalog.depth(0), Some(0));
+        assert_eq!(catalog.depth(9_999), Some(9_999));
+        // Nothing is merged to find the findings: the merged templates are
+        // built on use (an injection), one at a time.
+        let built = |c: &Catalog| {
+            c.resolved
+                .iter()
+                .filter(|r| r.get().is_some_and(Option::is_some))
+                .count()
+        };
+        assert_eq!(built(&catalog), 0);
+        // One finding for the whole lineage, at the first template too deep.
+        let ids: Vec<&str> = diagnostics.iter().map(|d| d.rule.id).collect();
+        assert_eq!(ids, ["INJ111"], "{diagnostics:?}");
+        assert!(
+            diagnostics[0].message.contains("nor the 9966 templates"),
+            "{}",
+            diagnostics[0].message
+        );
+        // The quadratic version took minutes and tens of gigabytes here (a
+        // debug build); linear, it takes a few hundredths of a second.
+        assert!(took.as_secs_f64() < 2.0, "{took:?}");
+        // Past the limit nothing resolves, and asking builds nothing.
+        assert!(catalog.resolved(9_999).is_none());
+        assert!(catalog.resolved(33).is_none());
+        assert_eq!(built(&catalog), 0);
+        // At the limit: 33 templates merged, in one pass.
+        let deepest = catalog.resolved(32).expect("32 `extends` resolve");
+        assert_eq!(deepest.chain.len(), 33);
+        assert_eq!(deepest.containers.len(), 33);
+        assert_eq!(deepest.containers[0]["name"], "c-0");
+        assert_eq!(deepest.parameters.len(), 33);
+        assert_eq!(built(&catalog), 1);
+    }
+
+    #[test]
+    fn depth_is_capped_at_32_extends() {
+        let mut objs = chain(40);
+        // A second branch at the limit, and one past it.
+        objs.extend(objects(&[
+            &template(
+                "ok-branch",
+                None,
+                json!({"version": "1.0.0", "extends": "t-31@1.0.0"}),
+            ),
+            &template(
+                "deep-branch",
+                None,
+                json!({"version": "1.0.0", "extends": "t-32@1.0.0"}),
+            ),
+        ]));
+        let (catalog, diagnostics) = Catalog::build(&objs);
+        assert_eq!(MAX_INHERITANCE_DEPTH, 32);
+        for i in 0..=32 {
+            assert!(catalog.resolves(i), "{i}");
+        }
+        for i in 33..40 {
+            assert!(!catalog.resolves(i), "{i}");
+            assert!(catalog.resolved(i).is_none(), "{i}");
+        }
+        assert!(catalog.resolves(40));
+        assert!(!catalog.resolves(41));
+        assert_eq!(catalog.lineage(39).count(), 33, "walks stop at the limit");
+        let found: Vec<(&str, &str)> = diagnostics
+            .iter()
+            .map(|d| (d.rule.id, d.path.as_deref().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            found,
+            [("INJ111", "/spec/extends"), ("INJ111", "/spec/extends")]
+        );
+        assert!(
+            diagnostics[0]
+                .message
+                .contains("`t-33@1.0.0` extends `t-32@1.0.0`")
+        );
+        assert!(diagnostics[0].message.contains("nor the 6 templates"));
+        assert!(
+            diagnostics[1]
+                .message
+                .contains("`deep-branch@1.0.0` extends `t-32@1.0.0`")
+        );
+        assert!(diagnostics[1].message.contains("treats it as missing"));
+        // A policy naming a template past the limit: treated as missing,
+        // the decision denies (see `decide`); it is found all the same.
+        assert_eq!(catalog.find(&r("t-39"), "shop"), Some(39));
+    }
+
+    #[test]
+    fn lineages_below_a_cycle_or_a_missing_parent_have_no_depth() {
+        let objs = objects(&[
+            &template("a", None, json!({"version": "1.0.0", "extends": "b"})),
+            &template("b", None, json!({"version": "1.0.0", "extends": "a"})),
+            &template("under", None, json!({"version": "1.0.0", "extends": "a"})),
+            &template(
+                "orphan",
+                None,
+                json!({"version": "1.0.0", "extends": "gone"}),
+            ),
+            &template(
+                "under-orphan",
+                None,
+                json!({"version": "1.0.0", "extends": "orphan"}),
+            ),
+            &template("root", None, json!({"version": "1.0.0"})),
+        ]);
+        let catalog = Catalog::new(&objs);
+        let depths: Vec<Option<usize>> = (0..6).map(|i| catalog.depth(i)).collect();
+        assert_eq!(depths, [None, None, None, None, None, Some(0)]);
+        // A walk up a cycle ends.
+        assert_eq!(catalog.lineage(0).count(), MAX_INHERITANCE_DEPTH + 1);
+    }
+
+    /// [`Catalog::parameter_at`] and [`Catalog::declares`] see what merging
+    /// sees, without merging.
+    #[test]
+    fn parameters_along_a_lineage_are_the_merged_ones() {
+        let objs = objects(&[
+            &template(
+                "base",
+                None,
+                json!({"version": "1.0.0", "parameters": [
+                    {"name": "cpu", "annotation": "x.dev/cpu", "default": "100m", "pattern": "^[0-9]+m$"},
+                    {"name": "level", "annotation": "x.dev/level", "default": "info"},
+                ]}),
+            ),
+            &template(
+                "mid",
+                None,
+                json!({"version": "1.0.0", "extends": "base", "parameters": [
+                    {"name": "cpu", "default": "200m"},
+                    {"name": "mode", "annotation": "x.dev/mode", "enum": ["a", "b"]},
+                ]}),
+            ),
+            &template(
+                "leaf",
+                None,
+                json!({"version": "1.0.0", "extends": "mid", "parameters": [
+                    {"name": "level", "enum": ["info", "debug"]},
+                ]}),
+            ),
+        ]);
+        let catalog = Catalog::new(&objs);
+        for i in 0..3 {
+            let resolved = catalog.resolved(i).expect("resolves");
+            let names: Vec<&str> = resolved
+                .parameters
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            assert_eq!(catalog.parameter_names(i), names);
+            for (k, p) in resolved.parameters.iter().enumerate() {
+                let merged = catalog.parameter_at(i, &p.name).expect("declared");
+                assert_eq!(&merged.parameter, p, "{i} {}", p.name);
+                assert!(catalog.declares(i, &p.name));
+                for field in ["annotation", "default", "pattern", "enum", "description"] {
+                    assert_eq!(
+                        merged.source(field),
+                        catalog.source(resolved, &format!("/parameters/{k}/{field}")),
+                        "{i} {} {field}",
+                        p.name
+                    );
+                }
+            }
+        }
+        assert!(!catalog.declares(0, "mode"));
+        assert!(catalog.parameter_at(1, "nope").is_none());
     }
 
     #[test]

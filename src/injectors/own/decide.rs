@@ -11,7 +11,7 @@ use crate::rules::{
     pod_override_not_allowed, policy_conflict, unknown_namespace, unknown_template,
 };
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, MAX_INHERITANCE_DEPTH};
 use super::policy::{Action, Policy, rollout_bucket};
 use super::template::TemplateRef;
 
@@ -314,11 +314,19 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
         return decision;
     };
     match ctx.catalog.find(&reference, &workload.namespace) {
-        Some(index) if ctx.catalog.resolved(index).is_some() => {
+        Some(index) if ctx.catalog.resolves(index) => {
             decision.template = Some(index);
             decision.reasons.push(format!(
                 "template {} from {source}",
                 ctx.catalog.templates[index].id()
+            ));
+        }
+        Some(index) if ctx.catalog.depth(index).is_some() => {
+            decision.outcome = Outcome::Deny;
+            decision.reasons.push(format!(
+                "template {} from {source} is {} `extends` from the root of its lineage, past the limit of {MAX_INHERITANCE_DEPTH} (INJ111): the injector treats it as missing and rejects the pod",
+                ctx.catalog.templates[index].id(),
+                ctx.catalog.depth(index).unwrap_or_default()
             ));
         }
         Some(index) => {

@@ -55,7 +55,7 @@ impl Vars {
 
 /// A piece of a template string.
 #[derive(Debug, PartialEq, Eq)]
-enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Text(&'a str),
     /// `${NAME}`: the whole text and the trimmed name.
     Reference(&'a str, &'a str),
@@ -63,7 +63,7 @@ enum Piece<'a> {
 
 /// Splits a string into literal text and references (`$${` is the text `${`;
 /// an unterminated `${` is text).
-fn pieces(s: &str) -> Vec<Piece<'_>> {
+pub(crate) fn pieces(s: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(at) = rest.find('$') {

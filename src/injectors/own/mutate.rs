@@ -1,5 +1,10 @@
 //! The mutation: a resolved template applied to a pod template, and the
 //! status annotation that makes it undoable (so injection is idempotent).
+//!
+//! An injection is measured before it is built: one whose pod would take
+//! more than [`MAX_INJECTED_POD_BYTES`] of JSON is refused (INJ312) without
+//! rendering anything, so a small template that interpolates a large
+//! parameter into many strings cannot make the injector allocate a huge pod.
 
 use std::collections::BTreeMap;
 
@@ -7,12 +12,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::catalog::ResolvedTemplate;
-use super::interpolate::{Vars, interpolate};
+use super::interpolate::{Piece, Vars, interpolate, pieces};
 use super::template::Parameter;
 use crate::injectors::pod_lists;
 
 /// Pod annotation recording what the injector added.
 pub const STATUS_ANNOTATION: &str = "kubectl-inject.dev/status";
+
+/// The most JSON (compact, as the API server receives it) an injected pod
+/// may take (INJ312): 1 MiB. etcd refuses a request over 1.5 MiB by
+/// default (`--max-request-bytes`), and what is stored is more than the pod
+/// as injected: `metadata.managedFields`, the status the kubelet writes; the
+/// webhook's answer carries the change base64-encoded (a third larger) in an
+/// AdmissionReview. A pod near 1.5 MiB is refused by the API server anyway;
+/// one that size is almost certainly a template gone wrong.
+pub const MAX_INJECTED_POD_BYTES: usize = 1 << 20;
+
+/// An injection refused because its pod would be too large (INJ312).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The pod's size before injection (JSON bytes; past the limit, where
+    /// counting stopped).
+    pub before: usize,
+    /// A lower bound of the injected pod's size, over `limit`: counting
+    /// stops soon after the limit.
+    pub at_least: usize,
+    pub limit: usize,
+}
 
 /// The content of [`STATUS_ANNOTATION`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,14 +172,28 @@ pub fn uninject(pod: &mut Value) -> Option<Status> {
 }
 
 /// Injects `template` into `pod` (first undoing an earlier injection).
-/// `check` validates a parameter value against its pattern/enum.
+/// `check` validates a parameter value against its pattern/enum. `Err` when
+/// the injected pod would take more than [`MAX_INJECTED_POD_BYTES`] of JSON:
+/// nothing is rendered then.
 pub fn inject(
     pod: &Value,
     template: &ResolvedTemplate,
     policy: Option<&str>,
     facts: &PodFacts<'_>,
     check: impl Fn(&Parameter, &str) -> Result<(), String>,
-) -> Injection {
+) -> Result<Injection, TooLarge> {
+    inject_within(pod, template, policy, facts, check, MAX_INJECTED_POD_BYTES)
+}
+
+/// [`inject`] with another limit (for the tests).
+pub fn inject_within(
+    pod: &Value,
+    template: &ResolvedTemplate,
+    policy: Option<&str>,
+    facts: &PodFacts<'_>,
+    check: impl Fn(&Parameter, &str) -> Result<(), String>,
+    limit: usize,
+) -> Result<Injection, TooLarge> {
     let mut pod = pod.clone();
     uninject(&mut pod);
     let annotations = pod
@@ -194,6 +234,7 @@ pub fn inject(
         template_name: template.name.clone(),
         template_version: template.version.to_string(),
     };
+    measure(&pod, template, &vars, limit)?;
 
     let render =
         |items: &[Value]| -> Vec<Value> { items.iter().map(|v| interpolate(v, &vars)).collect() };
@@ -275,11 +316,199 @@ pub fn inject(
         STATUS_ANNOTATION.into(),
         Value::String(serde_json::to_string(&status).expect("status is plain data")),
     );
-    Injection {
+    Ok(Injection {
         pod,
         added,
         rejected,
         collisions,
+    })
+}
+
+/// Checks, without rendering, that `pod` with `template` injected (its
+/// entries, and the labels and annotations the pod does not have yet) takes
+/// at most `limit` bytes of JSON. Counting stops soon after the limit, so it
+/// costs at most the limit's worth of work more than reading the template.
+fn measure(
+    pod: &Value,
+    template: &ResolvedTemplate,
+    vars: &Vars,
+    limit: usize,
+) -> Result<(), TooLarge> {
+    let mut size = Size { bytes: 0, limit };
+    size.value(pod);
+    let before = size.bytes;
+    let metadata = pod.get("metadata");
+    for (field, values) in [
+        ("labels", &template.pod_labels),
+        ("annotations", &template.pod_annotations),
+    ] {
+        let existing = metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_object);
+        for (key, value) in values {
+            if size.over() {
+                break;
+            }
+            if existing.is_some_and(|e| e.contains_key(key)) {
+                continue;
+            }
+            // `,"key":"value"`
+            size.add(1 + json_string_len(key) + 1);
+            size.interpolated(value, Some(vars));
+        }
+    }
+    for (items, native) in [
+        (&template.init_containers, false),
+        (&template.containers, template.native_sidecar),
+        (&template.volumes, false),
+    ] {
+        for item in items {
+            if size.over() {
+                break;
+            }
+            size.add(1);
+            match item {
+                // A native sidecar gets `"restartPolicy":"Always"`: 25
+                // bytes each, more than an entry as small as `{}` takes.
+                Value::Object(map) if native => size.native_sidecar(map, vars),
+                _ => size.rendered(item, Some(vars)),
+            }
+        }
+    }
+    if size.over() {
+        return Err(TooLarge {
+            before,
+            at_least: size.bytes,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// A running count of JSON bytes that stops counting past its limit.
+struct Size {
+    bytes: usize,
+    limit: usize,
+}
+
+impl Size {
+    fn over(&self) -> bool {
+        self.bytes > self.limit
+    }
+
+    fn add(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_add(n);
+    }
+
+    /// `value` as compact JSON.
+    fn value(&mut self, value: &Value) {
+        self.rendered(value, None);
+    }
+
+    /// `value` interpolated with `vars` (if any), as compact JSON (what
+    /// `serde_json::to_vec(&interpolate(value, vars))` would write, without
+    /// building it).
+    fn rendered(&mut self, value: &Value, vars: Option<&Vars>) {
+        if self.over() {
+            return;
+        }
+        match value {
+            Value::Null => self.add(4),
+            Value::Bool(b) => self.add(if *b { 4 } else { 5 }),
+            Value::Number(n) => {
+                let mut counter = Counter(0);
+                let _ = serde_json::to_writer(&mut counter, n);
+                self.add(counter.0);
+            }
+            Value::String(s) => self.interpolated(s, vars),
+            Value::Array(items) => {
+                self.add(2 + items.len().saturating_sub(1));
+                for item in items {
+                    self.rendered(item, vars);
+                    if self.over() {
+                        return;
+                    }
+                }
+            }
+            Value::Object(map) => {
+                self.add(2 + map.len().saturating_sub(1));
+                for (key, item) in map {
+                    self.add(json_string_len(key) + 1);
+                    self.rendered(item, vars);
+                    if self.over() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sidecar `map` as injected natively: interpolated, with
+    /// `restartPolicy` set to `Always` (where it was, else last).
+    fn native_sidecar(&mut self, map: &Map<String, Value>, vars: &Vars) {
+        const POLICY: &str = "restartPolicy";
+        let fields = map.len() + usize::from(!map.contains_key(POLICY));
+        self.add(2 + fields - 1);
+        for (key, item) in map {
+            self.add(json_string_len(key) + 1);
+            if key == POLICY {
+                self.add(json_string_len("Always"));
+            } else {
+                self.rendered(item, Some(vars));
+            }
+            if self.over() {
+                return;
+            }
+        }
+        if !map.contains_key(POLICY) {
+            self.add(json_string_len(POLICY) + 1 + json_string_len("Always"));
+        }
+    }
+
+    /// A string interpolated with `vars` (if any), quoted and escaped.
+    fn interpolated(&mut self, s: &str, vars: Option<&Vars>) {
+        let Some(vars) = vars.filter(|_| s.contains('$')) else {
+            self.add(json_string_len(s));
+            return;
+        };
+        self.add(2);
+        for piece in pieces(s) {
+            let text = match piece {
+                Piece::Text(t) => t,
+                Piece::Reference(whole, name) => vars.get(name).unwrap_or(whole),
+            };
+            self.add(json_string_len(text) - 2);
+            if self.over() {
+                return;
+            }
+        }
+    }
+}
+
+/// The length of `s` as a JSON string: quoted, with `"`, `\` and control
+/// characters escaped as serde_json escapes them.
+fn json_string_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// An `io::Write` that only counts.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -372,38 +601,6 @@ mod tests {
     }
 
     #[test]
-    fn names_the_pod_already_uses_are_collisions_but_its_own_injection_is_not() {
-        let mut pod = pod();
-        pod["spec"]["containers"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "proxy-init"}));
-        pod["spec"]["volumes"] = json!([{"name": "proxy-certs"}]);
-        let out = inject(&pod, &template(false), None, &facts(), pattern_check);
-        let found: Vec<(&str, &str)> = out
-            .collisions
-            .iter()
-            .map(|c| (c.kind, c.name.as_str()))
-            .collect();
-        assert_eq!(
-            found,
-            [("container", "proxy-init"), ("volume", "proxy-certs")]
-        );
-        // Injecting the injected pod again undoes the first injection.
-        let once = inject(
-            &self::pod(),
-            &template(false),
-            None,
-            &facts(),
-            pattern_check,
-        );
-        assert!(once.collisions.is_empty());
-        let twice = inject(&once.pod, &template(false), None, &facts(), pattern_check);
-        assert!(twice.collisions.is_empty(), "{:?}", twice.collisions);
-        assert_eq!(twice.pod, once.pod);
-    }
-
-    #[test]
     fn injects_in_order_with_parameters_and_status() {
         let out = inject(
             &pod(),
@@ -411,7 +608,8 @@ mod tests {
             Some("mesh-default"),
             &facts(),
             pattern_check,
-        );
+        )
+        .unwrap();
         let spec = &out.pod["spec"];
         assert_eq!(spec["initContainers"][0]["name"], "proxy-init");
         assert_eq!(spec["initContainers"][1]["name"], "migrate");
@@ -438,9 +636,42 @@ mod tests {
     }
 
     #[test]
+    fn names_the_pod_already_uses_are_collisions_but_its_own_injection_is_not() {
+        let mut pod = pod();
+        pod["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "proxy-init"}));
+        pod["spec"]["volumes"] = json!([{"name": "proxy-certs"}]);
+        let out = inject(&pod, &template(false), None, &facts(), pattern_check).unwrap();
+        let found: Vec<(&str, &str)> = out
+            .collisions
+            .iter()
+            .map(|c| (c.kind, c.name.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [("container", "proxy-init"), ("volume", "proxy-certs")]
+        );
+        // Injecting the injected pod again undoes the first injection.
+        let once = inject(
+            &self::pod(),
+            &template(false),
+            None,
+            &facts(),
+            pattern_check,
+        )
+        .unwrap();
+        assert!(once.collisions.is_empty());
+        let twice = inject(&once.pod, &template(false), None, &facts(), pattern_check).unwrap();
+        assert!(twice.collisions.is_empty(), "{:?}", twice.collisions);
+        assert_eq!(twice.pod, once.pod);
+    }
+
+    #[test]
     fn injection_is_idempotent() {
-        let once = inject(&pod(), &template(false), None, &facts(), pattern_check);
-        let twice = inject(&once.pod, &template(false), None, &facts(), pattern_check);
+        let once = inject(&pod(), &template(false), None, &facts(), pattern_check).unwrap();
+        let twice = inject(&once.pod, &template(false), None, &facts(), pattern_check).unwrap();
         assert_eq!(once.pod, twice.pod);
         let mut back = once.pod.clone();
         uninject(&mut back);
@@ -453,7 +684,7 @@ mod tests {
 
     #[test]
     fn native_sidecars_become_restartable_init_containers() {
-        let out = inject(&pod(), &template(true), None, &facts(), pattern_check);
+        let out = inject(&pod(), &template(true), None, &facts(), pattern_check).unwrap();
         let init = out.pod["spec"]["initContainers"].as_array().unwrap();
         let names: Vec<_> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["proxy-init", "proxy", "migrate"]);
@@ -467,11 +698,110 @@ mod tests {
     fn rejected_parameter_values_fall_back_to_the_default() {
         let mut p = pod();
         p["metadata"]["annotations"]["sidecar.kubectl-inject.dev/proxy-cpu"] = json!("lots");
-        let out = inject(&p, &template(false), None, &facts(), pattern_check);
+        let out = inject(&p, &template(false), None, &facts(), pattern_check).unwrap();
         assert_eq!(
             out.pod["spec"]["containers"][1]["resources"]["requests"]["cpu"],
             "100m"
         );
         assert_eq!(out.rejected[0].value, "lots");
+    }
+
+    /// The counting writes no JSON, but counts what serde_json would write.
+    #[test]
+    fn sizes_are_counted_as_serde_json_writes_them() {
+        let vars = Vars {
+            params: BTreeMap::from([
+                ("q".to_owned(), "say \"hi\"\n\u{1}é".to_owned()),
+                ("empty".to_owned(), String::new()),
+            ]),
+            pod_name: "web-0".into(),
+            ..Vars::default()
+        };
+        let values = [
+            json!(null),
+            json!([true, false, 0, -12, 3.5, 1e300, u64::MAX, "", {}]),
+            json!({"a\"b": "${params.q}/${params.q}", "c": ["$${pod.name}", "${pod.name}${params.empty}", "${nope}", "$x ${unterminated"]}),
+            json!({"tab\there": "\u{7f}\u{1f}\\ ✓", "nested": [[[{"k": "${params.q}"}]]]}),
+        ];
+        for value in &values {
+            let mut size = Size {
+                bytes: 0,
+                limit: usize::MAX,
+            };
+            size.rendered(value, Some(&vars));
+            let written = serde_json::to_vec(&interpolate(value, &vars)).unwrap();
+            assert_eq!(size.bytes, written.len(), "{value}");
+            let mut plain = Size {
+                bytes: 0,
+                limit: usize::MAX,
+            };
+            plain.value(value);
+            assert_eq!(
+                plain.bytes,
+                serde_json::to_vec(value).unwrap().len(),
+                "{value}"
+            );
+        }
+    }
+
+    /// The measure is the injected pod's size less its status annotation
+    /// and the one list the pod did not have (`,"volumes":[]`): a limit at
+    /// the pod's size lets it through, one that many bytes under refuses it.
+    /// Native sidecars count their `restartPolicy` (25 bytes each: more than
+    /// an entry as small as `{"name":"s1"}`).
+    #[test]
+    fn the_measure_is_the_injected_pods_size_less_its_status() {
+        for native in [false, true] {
+            let mut template = template(native);
+            template
+                .containers
+                .extend((0..50).map(|i| json!({"name": format!("s{i}")})));
+            let out = inject(&pod(), &template, None, &facts(), pattern_check).unwrap();
+            let mut without_status = out.pod.clone();
+            without_status["metadata"]["annotations"]
+                .as_object_mut()
+                .unwrap()
+                .remove(STATUS_ANNOTATION);
+            let actual = serde_json::to_vec(&without_status).unwrap().len();
+            let within =
+                |limit| inject_within(&pod(), &template, None, &facts(), pattern_check, limit);
+            assert!(within(actual).is_ok(), "native: {native}");
+            let refused = within(actual - ",\"volumes\":[]".len()).unwrap_err();
+            assert!(refused.at_least > refused.limit, "native: {native}");
+            assert_eq!(refused.before, serde_json::to_vec(&pod()).unwrap().len());
+        }
+    }
+
+    /// A 430 KB template that names a 100 KB default 3,000 times renders to
+    /// 300 MB: refused after counting about the limit's worth, nothing built.
+    #[test]
+    fn an_amplifying_template_is_refused_before_it_is_built() {
+        let mut template = template(false);
+        template.parameters[0].default = Some("x".repeat(100_000));
+        template.parameters[0].pattern = None;
+        let args: Vec<Value> = (0..3_000).map(|_| json!("${params.proxyCPU}")).collect();
+        template.containers[0]["args"] = Value::Array(args);
+        let mut pod = pod();
+        pod["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .clear();
+        let started = std::time::Instant::now();
+        let refused = inject(&pod, &template, None, &facts(), pattern_check).unwrap_err();
+        assert!(
+            started.elapsed().as_secs_f64() < 1.0,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(refused.limit, MAX_INJECTED_POD_BYTES);
+        assert!(
+            (MAX_INJECTED_POD_BYTES..MAX_INJECTED_POD_BYTES + 200_000).contains(&refused.at_least),
+            "{}",
+            refused.at_least
+        );
+        // The pod's own annotation counts as well: a short value fits.
+        pod["metadata"]["annotations"]["sidecar.kubectl-inject.dev/proxy-cpu"] = json!("5m");
+        let out = inject(&pod, &template, None, &facts(), pattern_check).unwrap();
+        assert_eq!(out.pod["spec"]["containers"][1]["args"][2999], "5m");
     }
 }
