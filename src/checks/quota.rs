@@ -1,7 +1,6 @@
 //! INJ308: a ResourceQuota or LimitRange among the inputs that cannot hold
 //! the requests and limits the injection adds.
 
-use crate::injectors::own::interpolate::escape_pointer;
 use serde_json::Value;
 
 use super::{CheckInput, InjectedEntry};
@@ -135,7 +134,10 @@ fn limit_ranges(input: &CheckInput<'_>, entry: &InjectedEntry<'_>, out: &mut Vec
                         d,
                         &entry.template_pointer(&format!("/resources/{kind}/{resource}")),
                     );
-                    let pointer = format!("/spec/limits/{i}/max/{}", escape_pointer(resource));
+                    let pointer = format!(
+                        "/spec/limits/{i}/max/{}",
+                        crate::yaml::pointer::escape(resource)
+                    );
                     d = d.with_label(
                         o.file,
                         value_span(o, &pointer),
@@ -192,7 +194,7 @@ pub(super) fn check(input: &CheckInput<'_>) -> Vec<Diagnostic> {
                 &format_amount(resource, before),
                 &format_amount(resource, after),
             );
-            let pointer = format!("/spec/hard/{}", escape_pointer(key));
+            let pointer = format!("/spec/hard/{}", crate::yaml::pointer::escape(key));
             let object = input.workload.object;
             out.push(
                 d.at(o.file, value_span(o, &pointer))

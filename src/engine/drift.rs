@@ -24,7 +24,6 @@ use crate::diagnostic::Diagnostic;
 use crate::injectors::known::additions::{self, Additions};
 use crate::injectors::known::vocabulary;
 use crate::injectors::own::decide::Outcome;
-use crate::injectors::own::interpolate::escape_pointer;
 use crate::injectors::own::mutate::{self, STATUS_ANNOTATION, Status};
 use crate::load::Workspace;
 use crate::model::Object;
@@ -188,7 +187,10 @@ fn annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn annotation_pointer(key: &str) -> String {
-    format!("/metadata/annotations/{}", escape_pointer(key))
+    format!(
+        "/metadata/annotations/{}",
+        crate::yaml::pointer::escape(key)
+    )
 }
 
 /// The container `name` (in `containers`, else `initContainers`): its

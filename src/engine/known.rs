@@ -12,7 +12,6 @@ use crate::injectors::known::additions::{self, ensure_object};
 use crate::injectors::known::decide::{self, Mode, PodInput};
 use crate::injectors::known::vocabulary;
 use crate::injectors::own::decide::Outcome;
-use crate::injectors::own::interpolate::escape_pointer;
 use crate::injectors::own::mutate::PodFacts;
 use crate::model::Object;
 use crate::model::namespace::NAME_LABEL;
@@ -253,7 +252,7 @@ fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
             Some(format!(
                 "{}/metadata/{field}/{}",
                 workload.pod_path,
-                escape_pointer(&entry.key)
+                crate::yaml::pointer::escape(&entry.key)
             ))
         })
     })

@@ -4,7 +4,6 @@
 //! a string. Checked on every object's metadata and on its pod template's.
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::own::interpolate::escape_pointer;
 use crate::model::workload::pod_template_path;
 use crate::model::{GROUP_VERSIONS, OWN_KINDS, Object};
 use crate::yaml::{Node, Value};
@@ -96,7 +95,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
                 continue;
             };
             for entry in entries {
-                let pointer = format!("{path}/{name}/{}", escape_pointer(&entry.key));
+                let pointer = format!("{path}/{name}/{}", crate::yaml::pointer::escape(&entry.key));
                 let checked_key = match field {
                     Field::Label => entry.key.clone(),
                     Field::Annotation => entry.key.to_lowercase(),

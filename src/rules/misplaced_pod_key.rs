@@ -3,7 +3,6 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::known::placement::pod_level_key;
-use crate::injectors::own::interpolate::escape_pointer;
 use crate::model::Object;
 use crate::model::workload::pod_template_path;
 use crate::yaml::Node;
@@ -84,7 +83,10 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
             found.push(
                 new(&entry.key, &spec.owner, &object.kind, field, help)
                     .at(object.file, entry.key_span.clone())
-                    .path(format!("/metadata/{field}/{}", escape_pointer(&entry.key)))
+                    .path(format!(
+                        "/metadata/{field}/{}",
+                        crate::yaml::pointer::escape(&entry.key)
+                    ))
                     .object(Some(object.object_ref(default_namespace))),
             );
         }

@@ -10,7 +10,6 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::known::values::{self, Format};
 use crate::injectors::known::{Invalid, KeySpec, PodKey, Where, vocabulary};
-use crate::injectors::own::interpolate::escape_pointer;
 use crate::model::Object;
 use crate::yaml::{Entry, Node};
 
@@ -251,7 +250,10 @@ fn check_namespace(
             };
             found.push(
                 d.at(object.file, entry.key_span.clone())
-                    .path(format!("/metadata/{field}/{}", escape_pointer(&entry.key)))
+                    .path(format!(
+                        "/metadata/{field}/{}",
+                        crate::yaml::pointer::escape(&entry.key)
+                    ))
                     .object(Some(object.object_ref(default_namespace))),
             );
         }

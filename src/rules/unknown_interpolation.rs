@@ -8,12 +8,14 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::own::catalog::{Catalog, did_you_mean, join, pointer_segment};
+use crate::injectors::own::catalog::{Catalog, join};
 use crate::injectors::own::interpolate::{
     FIELDS, PARAMS_PREFIX, is_known, references, references_in_str,
 };
 use crate::injectors::own::template::{Section, Template};
 use crate::model::Object;
+use crate::words::did_you_mean;
+use crate::yaml::pointer;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ108",
@@ -40,7 +42,7 @@ fn own_references(template: &Template) -> Vec<(String, String)> {
     ] {
         for (key, value) in map {
             for name in references_in_str(value) {
-                out.push((format!("/spec/{field}/{}", pointer_segment(key)), name));
+                out.push((format!("/spec/{field}/{}", pointer::escape(key)), name));
             }
         }
     }

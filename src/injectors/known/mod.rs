@@ -10,7 +10,6 @@ pub mod istio_config;
 pub mod settings;
 pub mod values;
 
-use crate::injectors::own::interpolate::escape_pointer;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -258,7 +257,7 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
                 pointer: format!(
                     "{}/metadata/{field}/{}",
                     workload.pod_path,
-                    escape_pointer(&entry.key)
+                    crate::yaml::pointer::escape(&entry.key)
                 ),
             });
         }

@@ -32,7 +32,6 @@ use std::sync::{OnceLock, RwLock};
 
 use serde_json::Value;
 
-use super::interpolate::escape_pointer;
 use super::template::{Parameter, Section, Template, TemplateRef};
 use crate::diagnostic::Diagnostic;
 use crate::model::Object;
@@ -642,7 +641,7 @@ impl Catalog {
                     .any(|(s, _)| s.is_none() || s.as_deref() == namespace)
             })
             .map(|(n, _)| n.as_str());
-        match did_you_mean(name, visible) {
+        match crate::words::did_you_mean(name, visible) {
             Some(close) => format!("did you mean `{close}`?"),
             None => format!(
                 "define a SidecarTemplate `{name}`, or name one that exists{}",
@@ -679,7 +678,7 @@ impl Catalog {
                 Some((resolved.origin(section)?, format!("/spec/{section}")))
             }
             "podAnnotations" | "podLabels" => {
-                let key = unescape_pointer(second?);
+                let key = crate::yaml::pointer::unescape(second?);
                 let t = resolved.origin(&format!("{section}/{key}"))?;
                 Some((t, format!("/spec/{section}/{}", second?)))
             }
@@ -689,7 +688,7 @@ impl Catalog {
                     .get(second?.parse::<usize>().ok()?)?
                     .name;
                 let origin_key = match field {
-                    Some(f) => format!("parameters/{name}/{}", unescape_pointer(f)),
+                    Some(f) => format!("parameters/{name}/{}", crate::yaml::pointer::unescape(f)),
                     None => format!("parameters/{name}"),
                 };
                 let t = resolved.origin(&origin_key)?;
@@ -705,7 +704,7 @@ impl Catalog {
                 let entry = resolved.section(s).get(second?.parse::<usize>().ok()?)?;
                 let name = entry.get("name")?.as_str()?;
                 let origin_key = match field {
-                    Some(f) => format!("{section}/{name}/{}", unescape_pointer(f)),
+                    Some(f) => format!("{section}/{name}/{}", crate::yaml::pointer::unescape(f)),
                     None => format!("{section}/{name}"),
                 };
                 let t = resolved.origin(&origin_key)?;
@@ -846,35 +845,6 @@ pub(crate) fn join(items: impl IntoIterator<Item = String>) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
-}
-
-/// The candidate closest to `input`, when it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (input.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::levenshtein(&input.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// Undoes [`escape_pointer`].
-pub(crate) fn unescape_pointer(segment: &str) -> String {
-    segment.replace("~1", "/").replace("~0", "~")
-}
-
-/// The pointer segment for `text` (re-exported for the rules).
-pub(crate) fn pointer_segment(text: &str) -> String {
-    escape_pointer(text)
 }
 
 /// Checks a parameter value (a default, or a pod's annotation) against the

@@ -159,18 +159,13 @@ fn collect(value: &Value, pointer: &mut String, out: &mut Vec<(String, String)>)
             for (key, item) in map {
                 let len = pointer.len();
                 pointer.push('/');
-                pointer.push_str(&escape_pointer(key));
+                pointer.push_str(&crate::yaml::pointer::escape(key));
                 collect(item, pointer, out);
                 pointer.truncate(len);
             }
         }
         _ => {}
     }
-}
-
-/// Escapes one JSON pointer segment (`~` → `~0`, `/` → `~1`).
-pub fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// Whether `name` (the text inside `${}`) is one of the fields or a
