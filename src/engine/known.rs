@@ -191,8 +191,9 @@ pub(super) fn run(
 }
 
 /// Linkerd copies its proxy settings from the namespace onto a pod that
-/// does not set them (`pkg/inject/inject.go: AppendNamespaceAnnotations`,
-/// reference §3.2); a few keys are not inherited.
+/// does not set them (`AppendNamespaceAnnotations` in
+/// <https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/inject.go>);
+/// a few keys are not inherited.
 fn inherit_linkerd_annotations(pod: &mut Value, namespace_annotations: &Labels) {
     const NOT_INHERITED: &[&str] = &[
         "config.linkerd.io/proxy-cpu-ratio-limit",
@@ -259,11 +260,12 @@ fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
     })
 }
 
-/// Injectors whose proxy redirects the pod's traffic (reference §4.2).
+/// Injectors whose proxy redirects the pod's traffic (their init containers
+/// add `NET_ADMIN`: `additions.yaml`, with sources).
 pub const INTERCEPTING: &[&str] = &["istio", "linkerd", "consul", "kuma", "osm", "appmesh"];
 
 /// Init containers that install an intercepting proxy's redirection, with
-/// the proxy they redirect to (reference §4.2), and CNI validators: with a
+/// the proxy they redirect to (`additions.yaml`, with sources), and CNI validators: with a
 /// CNI plugin the redirection exists before any init container runs.
 const REDIRECTING_INITS: &[(&str, &str)] = &[
     ("istio-init", "istio-proxy"),

@@ -104,7 +104,7 @@ pub struct Deprecation {
     /// What to set in the replacement.
     pub note: Option<String>,
     pub since: Option<String>,
-    /// The replacement is an inference, not in the reference.
+    /// The replacement is an inference, not in the sources.
     #[serde(default)]
     pub inferred: bool,
 }
@@ -129,16 +129,17 @@ pub struct KeySpec {
     #[serde(default)]
     pub format: Option<values::Format>,
     /// What the injector does with a value it does not accept; `None`: the
-    /// reference does not record it, and INJ203 stays quiet.
+    /// sources do not record it, and INJ203 stays quiet.
     #[serde(default)]
     pub invalid: Option<Invalid>,
     /// Why or how, in a few words (`istiod validates this annotation`).
     #[serde(default)]
     pub invalid_note: Option<String>,
-    /// `invalid` is an inference, not a statement of the reference.
+    /// `invalid` is an inference, not a statement of the sources.
     #[serde(default)]
     pub invalid_inferred: bool,
-    /// Where the fact comes from (reference section, repository path).
+    /// Where the fact comes from: public URLs (repository files at a fixed
+    /// commit), each optionally followed by a note.
     pub source: String,
 }
 
