@@ -104,6 +104,7 @@ struct InjectorFacts {
     fragments: BTreeMap<String, Value>,
     #[serde(default)]
     images: BTreeMap<String, String>,
+    recognised_by: Recognition,
     previous: Previous,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
@@ -139,6 +140,32 @@ impl InjectorFacts {
             }
         }
     }
+}
+
+/// How a pod a known injector mutated shows it (`recognised_by` in
+/// `additions.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recognition {
+    /// The status annotation it writes on every pod it mutates.
+    #[serde(default)]
+    pub annotation: Option<String>,
+    /// A status label it also writes (removed with the annotation).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Containers it adds that no app would name so; one is enough.
+    pub containers: Vec<String>,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// Every known injector's id with how its injection shows on a pod, in
+/// the data's order.
+pub fn recognitions() -> impl Iterator<Item = (&'static str, &'static Recognition)> {
+    facts()
+        .injectors
+        .iter()
+        .map(|i| (i.name.as_str(), &i.recognised_by))
 }
 
 /// Names a previous injection leaves.
@@ -1582,6 +1609,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// How an injection is recognised names what the data adds: a
+    /// container model's name, the status annotation and label it writes
+    /// (Istio builds its status annotation in code), a key the vocabulary
+    /// calls generated.
+    #[test]
+    fn recognitions_name_what_the_injector_writes() {
+        let data = parse(DATA).unwrap();
+        for injector in &data.injectors {
+            let r = &injector.recognised_by;
+            let name = &injector.name;
+            assert!(!r.containers.is_empty(), "{name}");
+            for c in &r.containers {
+                assert!(
+                    injector
+                        .containers
+                        .values()
+                        .any(|m| m["name"] == c.as_str()),
+                    "{name}: no container model named {c}"
+                );
+            }
+            let generated = |key: &str| {
+                super::super::vocabulary()
+                    .injector(name)
+                    .and_then(|i| i.key(key))
+                    .is_some_and(|k| k.generated)
+            };
+            if let Some(key) = &r.annotation {
+                assert!(generated(key), "{name}: {key}");
+                assert!(
+                    name == "istio" || injector.annotations.contains_key(key),
+                    "{name}: {key} is not written"
+                );
+            }
+            if let Some(key) = &r.label {
+                assert!(generated(key), "{name}: {key}");
+                assert!(injector.labels.contains_key(key), "{name}: {key}");
+            }
+        }
+        assert_eq!(
+            recognitions().map(|(i, _)| i).collect::<Vec<_>>(),
+            super::super::KNOWN
+        );
     }
 
     #[test]
