@@ -1655,6 +1655,95 @@ mod tests {
         );
     }
 
+    /// Defaults stated both in the settings (code) and in the container
+    /// models (data) agree: Linkerd's proxy user and ports, Istio's proxy
+    /// user, interception mode and ports.
+    #[test]
+    fn settings_defaults_agree_with_the_container_models() {
+        let data = parse(DATA).unwrap();
+        let model = |injector: &str, id: &str| {
+            data.injectors
+                .iter()
+                .find(|i| i.name == injector)
+                .unwrap()
+                .container(id)
+        };
+        let arg = |container: &Value, flag: &str| -> String {
+            let args = container["args"].as_array().unwrap();
+            let i = args
+                .iter()
+                .position(|a| a == flag)
+                .unwrap_or_else(|| panic!("no {flag} in {args:?}"));
+            args[i + 1].as_str().unwrap().to_owned()
+        };
+        let s = KnownSettings::default();
+
+        let linkerd = &s.linkerd;
+        let init = model("linkerd", "linkerd-init");
+        assert_eq!(arg(&init, "--proxy-uid"), linkerd.proxy_uid.to_string());
+        assert_eq!(
+            arg(&init, "--incoming-proxy-port"),
+            linkerd.inbound_port.to_string()
+        );
+        assert_eq!(
+            arg(&init, "--outgoing-proxy-port"),
+            linkerd.outbound_port.to_string()
+        );
+        assert_eq!(
+            arg(&init, "--inbound-ports-to-ignore"),
+            format!("{},{}", linkerd.control_port, linkerd.admin_port)
+        );
+        let proxy = model("linkerd", "linkerd-proxy");
+        assert_eq!(proxy["securityContext"]["runAsUser"], linkerd.proxy_uid);
+        assert_eq!(proxy["ports"][0]["containerPort"], linkerd.inbound_port);
+        assert_eq!(proxy["ports"][1]["containerPort"], linkerd.admin_port);
+        for probe in ["livenessProbe", "readinessProbe"] {
+            assert_eq!(proxy[probe]["httpGet"]["port"], linkerd.admin_port);
+        }
+        let linkerd_data = data.injectors.iter().find(|i| i.name == "linkerd").unwrap();
+        assert_eq!(
+            linkerd_data.fragment("native-startup-probe")["httpGet"]["port"],
+            linkerd.admin_port
+        );
+
+        let istio = &s.istio;
+        let proxy = model("istio", "istio-proxy");
+        let uid = &proxy["securityContext"]["runAsUser"];
+        let health = &proxy["readinessProbe"]["httpGet"]["port"];
+        for id in ["istio-init", "istio-validation"] {
+            let init = model("istio", id);
+            assert_eq!(
+                &json!(arg(&init, "-u").parse::<i64>().unwrap()),
+                uid,
+                "{id}"
+            );
+            assert_eq!(arg(&init, "-m"), istio.interception_mode, "{id}");
+            let excluded: Vec<String> = arg(&init, "-d").split(',').map(str::to_owned).collect();
+            for port in [
+                proxy["ports"][0]["containerPort"].to_string(),
+                health.to_string(),
+                istio.status_port.to_string(),
+            ] {
+                assert!(
+                    excluded.contains(&port),
+                    "{id}: {port} not in -d {excluded:?}"
+                );
+            }
+        }
+        assert_eq!(
+            model("istio", "istio-validation")["securityContext"]["runAsUser"],
+            *uid
+        );
+        assert_eq!(
+            model("istio", "istio-proxy-gateway")["securityContext"]["runAsUser"],
+            *uid
+        );
+        assert_eq!(
+            model("istio", "istio-proxy-grpc-agent")["ports"][0]["containerPort"],
+            istio.status_port
+        );
+    }
+
     #[test]
     fn istio_hello_native_matches_the_golden() {
         // hello.yaml.injected
