@@ -75,8 +75,96 @@ fn known_resources_help(injector: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::missing_resources;
-    use serde_json::json;
+    use super::{known_resources_help, missing_resources};
+    use crate::injectors::known::additions;
+    use crate::injectors::known::settings::KnownSettings;
+    use crate::injectors::own::mutate::PodFacts;
+    use serde_json::{Value, json};
+
+    /// The pod annotations the help names for `injector`: backquoted keys,
+    /// a bare name taking the prefix of the key before it
+    /// (`sidecar.istio.io/proxyCPU`, `proxyMemory`); values paths
+    /// (`global.proxy.resources`) are left out.
+    fn named_keys(help: &str) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for (i, part) in help.split('`').enumerate() {
+            if i % 2 == 0 {
+                continue;
+            }
+            if part.contains('/') {
+                keys.push(part.to_owned());
+            } else if !part.contains('.')
+                && let Some((prefix, _)) = keys.last().and_then(|k| k.rsplit_once('/'))
+            {
+                keys.push(format!("{prefix}/{part}"));
+            }
+        }
+        keys
+    }
+
+    /// The help INJ302 gives for a known injector's sidecar states again
+    /// which pod annotations set its resources (`additions.yaml`'s
+    /// `resource_annotations`, the Istio and Linkerd code): setting the
+    /// named annotations gives the sidecar all four requests and limits,
+    /// with the values written.
+    #[test]
+    fn the_resources_help_names_what_the_injectors_read() {
+        let facts = PodFacts {
+            name: "p",
+            namespace: "ns",
+            service_account: "default",
+        };
+        for (injector, sidecar, trigger) in [
+            ("istio", "istio-proxy", None),
+            ("linkerd", "linkerd-proxy", None),
+            (
+                "vault",
+                "vault-agent",
+                Some(("vault.hashicorp.com/role", "r")),
+            ),
+            ("dapr", "daprd", Some(("dapr.io/app-id", "p"))),
+        ] {
+            let keys = named_keys(&known_resources_help(injector));
+            assert_eq!(keys.len(), 4, "{injector}: {keys:?}");
+            let mut annotations = serde_json::Map::new();
+            for (i, key) in keys.iter().enumerate() {
+                let value = if key.to_ascii_lowercase().contains("cpu") {
+                    format!("{}m", 11 + i)
+                } else {
+                    format!("{}Mi", 11 + i)
+                };
+                annotations.insert(key.clone(), json!(value));
+            }
+            if let Some((k, v)) = trigger {
+                annotations.insert(k.into(), json!(v));
+            }
+            let pod = json!({
+                "metadata": {"name": "p", "annotations": annotations},
+                "spec": {"containers": [{"name": "app", "image": "app:1"}]}
+            });
+            let adds = additions::additions(injector, &pod, &facts, &KnownSettings::default())
+                .unwrap_or_else(|e| panic!("{injector}: {e}"));
+            let injected = additions::apply(&pod, injector, &adds).pod;
+            let container = ["containers", "initContainers"]
+                .iter()
+                .filter_map(|list| injected["spec"][list].as_array())
+                .flatten()
+                .find(|c| c["name"] == sidecar)
+                .unwrap_or_else(|| panic!("{injector}: no {sidecar}"));
+            assert!(
+                missing_resources(container).is_empty(),
+                "{injector}: {}",
+                container["resources"]
+            );
+            let set: Vec<&Value> = ["requests", "limits"]
+                .iter()
+                .flat_map(|kind| ["cpu", "memory"].map(|r| &container["resources"][kind][r]))
+                .collect();
+            for value in annotations.values().take(4) {
+                assert!(set.contains(&value), "{injector}: {value} not set: {set:?}");
+            }
+        }
+    }
 
     #[test]
     fn every_missing_resource_is_named() {

@@ -14,6 +14,7 @@
 //! cluster are judged: in a repository, pods are written before injection.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -119,68 +120,34 @@ impl KnownVersions {
 // ---------------------------------------------------------------------------
 // What a running pod carries.
 
-/// How a known injector's injection shows on a pod (`additions.yaml`:
-/// its status annotation, and the containers of `previous` that no app
-/// would name so; Open Service Mesh and App Mesh both add `envoy`, so their
-/// init containers tell them apart).
+/// How a known injector's injection shows on a pod (`recognised_by` in
+/// `additions.yaml`: its status annotation, and the containers of `previous`
+/// that no app would name so; Open Service Mesh and App Mesh both add
+/// `envoy`, so their init containers tell them apart).
 struct Marker {
     injector: &'static str,
     /// Written on every pod the injector mutates.
     annotation: Option<&'static str>,
-    containers: &'static [&'static str],
+    /// A status label written with it (Consul labels its pods as it
+    /// annotates them).
+    label: Option<&'static str>,
+    containers: &'static [String],
 }
 
-const MARKERS: &[Marker] = &[
-    Marker {
-        injector: "istio",
-        annotation: Some("sidecar.istio.io/status"),
-        containers: &["istio-proxy"],
-    },
-    Marker {
-        injector: "linkerd",
-        annotation: None,
-        containers: &["linkerd-proxy"],
-    },
-    Marker {
-        injector: "consul",
-        annotation: Some("consul.hashicorp.com/connect-inject-status"),
-        containers: &["consul-dataplane"],
-    },
-    Marker {
-        injector: "vault",
-        annotation: Some("vault.hashicorp.com/agent-inject-status"),
-        containers: &["vault-agent", "vault-agent-init"],
-    },
-    Marker {
-        injector: "dapr",
-        annotation: None,
-        containers: &["daprd"],
-    },
-    Marker {
-        injector: "kuma",
-        annotation: Some("kuma.io/sidecar-injected"),
-        containers: &["kuma-sidecar"],
-    },
-    Marker {
-        injector: "otel",
-        annotation: None,
-        containers: &["otc-container"],
-    },
-    Marker {
-        injector: "osm",
-        annotation: None,
-        containers: &["osm-init"],
-    },
-    Marker {
-        injector: "appmesh",
-        annotation: None,
-        containers: &["proxyinit"],
-    },
-];
-
-/// Status labels the injectors also write (Consul labels its pods as it
-/// annotates them).
-const STATUS_LABELS: &[&str] = &["consul.hashicorp.com/connect-inject-status"];
+/// The known injectors' markers, in the data's order, read once.
+fn markers() -> &'static [Marker] {
+    static MARKERS: OnceLock<Vec<Marker>> = OnceLock::new();
+    MARKERS.get_or_init(|| {
+        additions::recognitions()
+            .map(|(injector, r)| Marker {
+                injector,
+                annotation: r.annotation.as_deref(),
+                label: r.label.as_deref(),
+                containers: &r.containers,
+            })
+            .collect()
+    })
+}
 
 fn annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
     pod.pointer("/metadata/annotations")?.get(key)?.as_str()
@@ -213,7 +180,7 @@ fn carried_known(pod: &Value, marker: &Marker) -> Option<(String, Option<&'stati
     let by_container = marker
         .containers
         .iter()
-        .find_map(|name| container(pod, name).map(|(pointer, _)| (pointer, *name)));
+        .find_map(|name| container(pod, name).map(|(pointer, _)| (pointer, name.as_str())));
     let status = marker
         .annotation
         .filter(|key| annotation(pod, key).is_some_and(|v| !v.is_empty()));
@@ -234,7 +201,7 @@ fn carried_known(pod: &Value, marker: &Marker) -> Option<(String, Option<&'stati
 pub(super) fn pristine(pod: &Value) -> Value {
     let mut pod = pod.clone();
     mutate::uninject(&mut pod);
-    for marker in MARKERS {
+    for marker in markers() {
         if carried_known(&pod, marker).is_none() {
             continue;
         }
@@ -251,8 +218,8 @@ pub(super) fn pristine(pod: &Value) -> Value {
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
     {
-        for key in STATUS_LABELS {
-            labels.remove(*key);
+        for key in markers().iter().filter_map(|m| m.label) {
+            labels.remove(key);
         }
     }
     pod
@@ -712,7 +679,7 @@ pub(super) fn check(
         {
             verdicts.push(judging.own(own));
         }
-        for marker in MARKERS {
+        for marker in markers() {
             let result = expected
                 .injectors
                 .iter()
@@ -783,7 +750,7 @@ mod tests {
             service_account: "default",
         };
         let settings = KnownSettings::default();
-        for marker in MARKERS {
+        for marker in markers() {
             let adds = additions::additions(marker.injector, &pod, &facts, &settings)
                 .unwrap_or_else(|e| panic!("{}: {e}", marker.injector));
             let applied = additions::apply(&pod, marker.injector, &adds);
@@ -794,10 +761,7 @@ mod tests {
                 .chain(&applied.added.containers)
                 .collect();
             assert!(
-                marker
-                    .containers
-                    .iter()
-                    .any(|c| names.iter().any(|n| n == c)),
+                marker.containers.iter().any(|c| names.contains(&c)),
                 "{}: {:?} adds none of {:?}",
                 marker.injector,
                 names,

@@ -190,8 +190,9 @@ pub(super) fn run(
 }
 
 /// Linkerd copies its proxy settings from the namespace onto a pod that
-/// does not set them (`pkg/inject/inject.go: AppendNamespaceAnnotations`,
-/// reference §3.2); a few keys are not inherited.
+/// does not set them (`AppendNamespaceAnnotations` in
+/// <https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/inject.go>);
+/// a few keys are not inherited.
 fn inherit_linkerd_annotations(pod: &mut Value, namespace_annotations: &Labels) {
     const NOT_INHERITED: &[&str] = &[
         "config.linkerd.io/proxy-cpu-ratio-limit",
@@ -258,11 +259,17 @@ fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
     })
 }
 
-/// Injectors whose proxy redirects the pod's traffic (reference §4.2).
+/// Injectors whose proxy redirects the pod's traffic (their init containers
+/// add `NET_ADMIN`: `additions.yaml`, with sources).
 pub const INTERCEPTING: &[&str] = &["istio", "linkerd", "consul", "kuma", "osm", "appmesh"];
 
+/// The user Istio's proxy runs as, whose traffic its redirection lets
+/// through (the `runAsUser` of `istio-proxy` and the `-u` of `istio-init` in
+/// `additions.yaml`; a test checks they agree).
+const ISTIO_PROXY_UID: i64 = 1337;
+
 /// Init containers that install an intercepting proxy's redirection, with
-/// the proxy they redirect to (reference §4.2), and CNI validators: with a
+/// the proxy they redirect to (`additions.yaml`, with sources), and CNI validators: with a
 /// CNI plugin the redirection exists before any init container runs.
 const REDIRECTING_INITS: &[(&str, &str)] = &[
     ("istio-init", "istio-proxy"),
@@ -397,7 +404,7 @@ fn init_after_redirect(pod: &Value, workload: &Workload<'_>) -> Vec<Diagnostic> 
         let uid =
             security_context::effective(container, pod, "/runAsUser").and_then(|(v, _)| v.as_i64());
         if proxy == "istio-proxy"
-            && (uid == Some(1337)
+            && (uid == Some(ISTIO_PROXY_UID)
                 || annotations.contains_key("traffic.sidecar.istio.io/excludeOutboundIPRanges")
                 || annotations.contains_key("traffic.sidecar.istio.io/excludeOutboundPorts"))
         {
@@ -476,4 +483,48 @@ fn needs_network(container: &Value) -> Option<String> {
             .find(|c| w.contains(*c))
             .map(|c| format!("it runs `{}`", c.trim()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::injectors::known::settings::KnownSettings;
+    use serde_json::json;
+
+    /// The proxy user the init-container check lets through is the one
+    /// Istio's injection gives its proxy and tells its redirection.
+    #[test]
+    fn the_istio_proxy_uid_is_the_injected_one() {
+        let pod = json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "app", "image": "app:1"}]}
+        });
+        let facts = PodFacts {
+            name: "p",
+            namespace: "ns",
+            service_account: "default",
+        };
+        let adds = additions::additions("istio", &pod, &facts, &KnownSettings::default()).unwrap();
+        let injected = additions::apply(&pod, "istio", &adds).pod;
+        let named = |name: &str| {
+            ["containers", "initContainers"]
+                .iter()
+                .filter_map(|list| injected["spec"][list].as_array())
+                .flatten()
+                .find(|c| c["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name}: {injected}"))
+        };
+        let proxy = named("istio-proxy");
+        assert_eq!(proxy["securityContext"]["runAsUser"], ISTIO_PROXY_UID);
+        let init = named("istio-init");
+        let args: Vec<&str> = init["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let u = args.iter().position(|a| *a == "-u").unwrap();
+        assert_eq!(args[u + 1], ISTIO_PROXY_UID.to_string());
+    }
 }

@@ -19,7 +19,7 @@ fn new(message: String, label: &str, help: impl Into<String>) -> Diagnostic {
 }
 
 /// INJ205: `sidecar.istio.io/inject` as a label and as an annotation with
-/// different values; the label wins (§1.2 step 3).
+/// different values; the label wins (`injectRequired` step 3).
 pub(super) fn istio_label_vs_annotation(pod: &Pod<'_>, found: &mut Vec<Diagnostic>) {
     let (Some(label), Some(annotation)) = (
         pod.key(Where::PodLabel, ISTIO_INJECT),
@@ -48,7 +48,8 @@ pub(super) fn istio_label_vs_annotation(pod: &Pod<'_>, found: &mut Vec<Diagnosti
     ));
 }
 
-/// INJ205: an Istio pod control the namespace overrides (§1.4): an opt-in
+/// INJ205: an Istio pod control the namespace overrides (the chart's
+/// webhooks, `chart_webhooks.yaml`): an opt-in
 /// under `istio-injection: disabled`, a pod `istio.io/rev` under
 /// `istio-injection` or a different namespace `istio.io/rev`.
 pub(super) fn istio_namespace_wins(pod: &Pod<'_>, ns: &Ns<'_>, found: &mut Vec<Diagnostic>) {

@@ -2,8 +2,14 @@
 //! namespace as the inputs know it, and the webhooks among the inputs. The
 //! rules are INJ204 (injection off, overrides set), INJ205 (one control set
 //! twice, the losing value named), INJ209 (contradictory namespace labels)
-//! and INJ211 (an opt-in that never reaches its injector). Facts:
-//! injectors.md §1.1–1.4 (Istio's two gates), §3.1–3.2 (Linkerd), §7.
+//! and INJ211 (an opt-in that never reaches its injector). Facts: Istio's
+//! two gates (the chart's webhooks,
+//! <https://github.com/istio/istio/blob/86c9f01fd735fb01d8192f5bcaf0d424afb7f14c/manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml>,
+//! and `injectRequired`,
+//! <https://github.com/istio/istio/blob/86c9f01fd735fb01d8192f5bcaf0d424afb7f14c/pkg/kube/inject/inject.go>);
+//! Linkerd's decision and namespace inheritance
+//! (<https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/report.go>,
+//! <https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/inject.go>).
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::Cluster;
@@ -26,7 +32,7 @@ pub(super) struct Context<'a> {
     pub(super) objects: &'a [Object],
     pub(super) namespaces: &'a Namespaces,
     /// The known injectors' webhooks: those among the inputs, else the
-    /// chart defaults (§1.3), as the simulation sees them.
+    /// chart defaults (`chart_webhooks.yaml`), as the simulation sees them.
     pub(super) gate: &'a Gate,
     /// Revisions the Istio webhooks among the inputs serve (`istio.io/rev`
     /// In/matchLabels values); `None` when there are no Istio webhooks among
@@ -66,7 +72,7 @@ impl<'a> Context<'a> {
     }
 
     /// Whether an Istio webhook is called for a pod with `pod_labels` in a
-    /// namespace with `namespace_labels` (gate 1, §1.1).
+    /// namespace with `namespace_labels` (gate 1: the webhooks' selectors).
     pub(super) fn istio_reached(&self, namespace_labels: &Labels, pod_labels: &Labels) -> bool {
         !self
             .gate

@@ -30,7 +30,7 @@ const ISTIO_NOT_OVERRIDES: &[&str] = &[
     "galley.istio.io/analyze-suppress",
 ];
 
-/// Linkerd annotation prefixes of proxy overrides (§3.3).
+/// Linkerd annotation prefixes of proxy overrides (`pkg/k8s/labels.go`).
 const LINKERD_OVERRIDES: &[&str] = &[
     "config.linkerd.io/",
     "config.alpha.linkerd.io/",

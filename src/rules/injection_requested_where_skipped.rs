@@ -2,7 +2,7 @@
 //! never injects.
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::injectors::known::placement::{TRIGGERS, Trigger};
+use crate::injectors::known::placement::{Trigger, triggers};
 use crate::injectors::known::pod_keys;
 use crate::model::Object;
 use crate::model::workload::Workload;
@@ -48,7 +48,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
     let keys = pod_keys(object, default_namespace);
     let mut decided: Vec<&str> = Vec::new();
     let mut found = Vec::new();
-    for trigger in TRIGGERS {
+    for trigger in triggers() {
         if decided.contains(&trigger.injector) {
             continue;
         }
@@ -63,7 +63,7 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
         let Some(value) = pod_key.entry.value.as_str() else {
             continue;
         };
-        if !(trigger.asks)(value) {
+        if !trigger.asks(value) {
             continue;
         }
         if let Some(diagnostic) = skipped(trigger, &workload, value) {
@@ -80,12 +80,15 @@ pub fn check(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
 fn skipped(trigger: &Trigger, workload: &Workload<'_>, value: &str) -> Option<Diagnostic> {
     let object = workload.object;
     let mut reasons = Vec::new();
-    let host_network = trigger.host_network.filter(|_| workload.host_network);
+    let host_network = trigger
+        .host_network
+        .as_deref()
+        .filter(|_| workload.host_network);
     reasons.extend(host_network);
     let namespace = trigger
         .namespaces
-        .contains(&workload.namespace.as_str())
-        .then_some(trigger.namespaces_why);
+        .contains(&workload.namespace)
+        .then_some(trigger.namespaces_why.as_str());
     reasons.extend(namespace);
     if reasons.is_empty() {
         return None;
@@ -96,7 +99,7 @@ fn skipped(trigger: &Trigger, workload: &Workload<'_>, value: &str) -> Option<Di
         _ => "in another namespace",
     };
     let mut diagnostic = new(
-        trigger.key,
+        &trigger.key,
         value,
         trigger.injector,
         &workload.display_name(),

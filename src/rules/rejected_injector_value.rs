@@ -125,7 +125,8 @@ fn help(spec: &KeySpec) -> String {
 }
 
 /// `sidecar.istio.io/inject` with a value other than exactly "true" or
-/// "false" (§1.2; the parsing changed in Istio 1.27), as `placement`.
+/// "false" (`injectRequired`; the parsing changed in Istio 1.27), as
+/// `placement`.
 pub fn istio_inject(
     key: &str,
     value: &str,

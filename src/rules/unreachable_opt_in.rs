@@ -24,7 +24,7 @@ fn new(message: String, label: &str, help: impl Into<String>) -> Diagnostic {
 
 /// INJ211: `sidecar.istio.io/inject: "true"` only as an annotation, where no
 /// Istio webhook is called for the pod's labels but one would be with the
-/// label (§1.1, §1.4, §7.2).
+/// label (the webhooks' objectSelector reads labels only).
 pub(super) fn istio_annotation_only(
     pod: &Pod<'_>,
     ns: &Ns<'_>,
@@ -69,8 +69,8 @@ pub(super) fn istio_annotation_only(
     found.push(pod.at(d, annotation));
 }
 
-/// INJ211: `linkerd.io/inject` as a pod label (Linkerd reads the annotation,
-/// §3.1, §7.15) without the annotation.
+/// INJ211: `linkerd.io/inject` as a pod label (Linkerd reads the annotation:
+/// `pkg/inject/report.go`) without the annotation.
 pub(super) fn linkerd_label(pod: &Pod<'_>, found: &mut Vec<Diagnostic>) {
     if pod.key(Where::PodAnnotation, LINKERD_INJECT).is_some() {
         return;
@@ -97,7 +97,7 @@ fn linkerd_label_finding(of: &str) -> Diagnostic {
 
 /// INJ211: a pod `istio.io/rev` that decides (the namespace has neither
 /// `istio-injection` nor `istio.io/rev`) naming a revision that no Istio
-/// webhook among the inputs serves (§7.6).
+/// webhook among the inputs serves.
 pub(super) fn istio_pod_revision(
     pod: &Pod<'_>,
     ns: &Ns<'_>,

@@ -104,6 +104,7 @@ struct InjectorFacts {
     fragments: BTreeMap<String, Value>,
     #[serde(default)]
     images: BTreeMap<String, String>,
+    recognised_by: Recognition,
     previous: Previous,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
@@ -139,6 +140,32 @@ impl InjectorFacts {
             }
         }
     }
+}
+
+/// How a pod a known injector mutated shows it (`recognised_by` in
+/// `additions.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recognition {
+    /// The status annotation it writes on every pod it mutates.
+    #[serde(default)]
+    pub annotation: Option<String>,
+    /// A status label it also writes (removed with the annotation).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Containers it adds that no app would name so; one is enough.
+    pub containers: Vec<String>,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// Every known injector's id with how its injection shows on a pod, in
+/// the data's order.
+pub fn recognitions() -> impl Iterator<Item = (&'static str, &'static Recognition)> {
+    facts()
+        .injectors
+        .iter()
+        .map(|i| (i.name.as_str(), &i.recognised_by))
 }
 
 /// Names a previous injection leaves.
@@ -1582,6 +1609,139 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// How an injection is recognised names what the data adds: a
+    /// container model's name, the status annotation and label it writes
+    /// (Istio builds its status annotation in code), a key the vocabulary
+    /// calls generated.
+    #[test]
+    fn recognitions_name_what_the_injector_writes() {
+        let data = parse(DATA).unwrap();
+        for injector in &data.injectors {
+            let r = &injector.recognised_by;
+            let name = &injector.name;
+            assert!(!r.containers.is_empty(), "{name}");
+            for c in &r.containers {
+                assert!(
+                    injector
+                        .containers
+                        .values()
+                        .any(|m| m["name"] == c.as_str()),
+                    "{name}: no container model named {c}"
+                );
+            }
+            let generated = |key: &str| {
+                super::super::vocabulary()
+                    .injector(name)
+                    .and_then(|i| i.key(key))
+                    .is_some_and(|k| k.generated)
+            };
+            if let Some(key) = &r.annotation {
+                assert!(generated(key), "{name}: {key}");
+                assert!(
+                    name == "istio" || injector.annotations.contains_key(key),
+                    "{name}: {key} is not written"
+                );
+            }
+            if let Some(key) = &r.label {
+                assert!(generated(key), "{name}: {key}");
+                assert!(injector.labels.contains_key(key), "{name}: {key}");
+            }
+        }
+        assert_eq!(
+            recognitions().map(|(i, _)| i).collect::<Vec<_>>(),
+            super::super::KNOWN
+        );
+    }
+
+    /// Defaults stated both in the settings (code) and in the container
+    /// models (data) agree: Linkerd's proxy user and ports, Istio's proxy
+    /// user, interception mode and ports.
+    #[test]
+    fn settings_defaults_agree_with_the_container_models() {
+        let data = parse(DATA).unwrap();
+        let model = |injector: &str, id: &str| {
+            data.injectors
+                .iter()
+                .find(|i| i.name == injector)
+                .unwrap()
+                .container(id)
+        };
+        let arg = |container: &Value, flag: &str| -> String {
+            let args = container["args"].as_array().unwrap();
+            let i = args
+                .iter()
+                .position(|a| a == flag)
+                .unwrap_or_else(|| panic!("no {flag} in {args:?}"));
+            args[i + 1].as_str().unwrap().to_owned()
+        };
+        let s = KnownSettings::default();
+
+        let linkerd = &s.linkerd;
+        let init = model("linkerd", "linkerd-init");
+        assert_eq!(arg(&init, "--proxy-uid"), linkerd.proxy_uid.to_string());
+        assert_eq!(
+            arg(&init, "--incoming-proxy-port"),
+            linkerd.inbound_port.to_string()
+        );
+        assert_eq!(
+            arg(&init, "--outgoing-proxy-port"),
+            linkerd.outbound_port.to_string()
+        );
+        assert_eq!(
+            arg(&init, "--inbound-ports-to-ignore"),
+            format!("{},{}", linkerd.control_port, linkerd.admin_port)
+        );
+        let proxy = model("linkerd", "linkerd-proxy");
+        assert_eq!(proxy["securityContext"]["runAsUser"], linkerd.proxy_uid);
+        assert_eq!(proxy["ports"][0]["containerPort"], linkerd.inbound_port);
+        assert_eq!(proxy["ports"][1]["containerPort"], linkerd.admin_port);
+        for probe in ["livenessProbe", "readinessProbe"] {
+            assert_eq!(proxy[probe]["httpGet"]["port"], linkerd.admin_port);
+        }
+        let linkerd_data = data.injectors.iter().find(|i| i.name == "linkerd").unwrap();
+        assert_eq!(
+            linkerd_data.fragment("native-startup-probe")["httpGet"]["port"],
+            linkerd.admin_port
+        );
+
+        let istio = &s.istio;
+        let proxy = model("istio", "istio-proxy");
+        let uid = &proxy["securityContext"]["runAsUser"];
+        let health = &proxy["readinessProbe"]["httpGet"]["port"];
+        for id in ["istio-init", "istio-validation"] {
+            let init = model("istio", id);
+            assert_eq!(
+                &json!(arg(&init, "-u").parse::<i64>().unwrap()),
+                uid,
+                "{id}"
+            );
+            assert_eq!(arg(&init, "-m"), istio.interception_mode, "{id}");
+            let excluded: Vec<String> = arg(&init, "-d").split(',').map(str::to_owned).collect();
+            for port in [
+                proxy["ports"][0]["containerPort"].to_string(),
+                health.to_string(),
+                istio.status_port.to_string(),
+            ] {
+                assert!(
+                    excluded.contains(&port),
+                    "{id}: {port} not in -d {excluded:?}"
+                );
+            }
+        }
+        assert_eq!(
+            model("istio", "istio-validation")["securityContext"]["runAsUser"],
+            *uid
+        );
+        assert_eq!(
+            model("istio", "istio-proxy-gateway")["securityContext"]["runAsUser"],
+            *uid
+        );
+        assert_eq!(
+            model("istio", "istio-proxy-grpc-agent")["ports"][0]["containerPort"],
+            istio.status_port
+        );
     }
 
     #[test]

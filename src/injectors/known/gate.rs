@@ -252,7 +252,7 @@ mod tests {
         let gate = Gate::build(&Webhooks::default(), &KnownSettings::default());
         let ns = |pairs: &[(&str, &str)]| labels(pairs);
         let reached = |n: &Labels, p: &Labels| !gate.reaching("istio", n, p).is_empty();
-        // §1.4, row by row.
+        // The chart's webhooks, label combination by label combination.
         assert!(reached(&ns(&[("istio-injection", "enabled")]), &ns(&[])));
         assert!(!reached(
             &ns(&[("istio-injection", "enabled")]),

@@ -103,7 +103,7 @@ pub struct Deprecation {
     /// What to set in the replacement.
     pub note: Option<String>,
     pub since: Option<String>,
-    /// The replacement is an inference, not in the reference.
+    /// The replacement is an inference, not in the sources.
     #[serde(default)]
     pub inferred: bool,
 }
@@ -128,16 +128,17 @@ pub struct KeySpec {
     #[serde(default)]
     pub format: Option<values::Format>,
     /// What the injector does with a value it does not accept; `None`: the
-    /// reference does not record it, and INJ203 stays quiet.
+    /// sources do not record it, and INJ203 stays quiet.
     #[serde(default)]
     pub invalid: Option<Invalid>,
     /// Why or how, in a few words (`istiod validates this annotation`).
     #[serde(default)]
     pub invalid_note: Option<String>,
-    /// `invalid` is an inference, not a statement of the reference.
+    /// `invalid` is an inference, not a statement of the sources.
     #[serde(default)]
     pub invalid_inferred: bool,
-    /// Where the fact comes from (reference section, repository path).
+    /// Where the fact comes from: public URLs (repository files at a fixed
+    /// commit), each optionally followed by a note.
     pub source: String,
 }
 
@@ -268,6 +269,139 @@ pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The data files whose entries carry a `source:`.
+    const DATA_FILES: &[(&str, &str)] = &[
+        ("vocabulary.yaml", VOCABULARY),
+        ("chart_webhooks.yaml", include_str!("chart_webhooks.yaml")),
+        ("additions.yaml", include_str!("additions.yaml")),
+        ("triggers.yaml", include_str!("triggers.yaml")),
+    ];
+
+    fn data_json(text: &str) -> Value {
+        let parsed = crate::yaml::parse_stream(text, &crate::yaml::Limits::default());
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        parsed.documents.first().unwrap().1.to_json()
+    }
+
+    /// The `source` of every entry that must have one: `(where, source)`.
+    fn required_sources(file: &str, data: &Value) -> Vec<(String, Value)> {
+        let list = |v: &Value, field: &str| v[field].as_array().cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, injector) in list(data, "injectors").iter().enumerate() {
+            let at = |what: &str| format!("{file}: injectors[{i}]{what}");
+            match file {
+                "vocabulary.yaml" => {
+                    for key in list(injector, "keys") {
+                        out.push((at(&format!(" {}", key["key"])), key["source"].clone()));
+                    }
+                }
+                "additions.yaml" => {
+                    out.push((at(""), injector["source"].clone()));
+                    out.push((
+                        at(".recognised_by"),
+                        injector["recognised_by"]["source"].clone(),
+                    ));
+                }
+                "triggers.yaml" => {
+                    out.push((at(""), injector["source"].clone()));
+                    for trigger in list(injector, "triggers") {
+                        out.push((
+                            at(&format!(" {}", trigger["key"])),
+                            trigger["source"].clone(),
+                        ));
+                    }
+                }
+                _ => out.push((at(""), injector["source"].clone())),
+            }
+        }
+        out
+    }
+
+    /// Whether a github.com URL names a fixed revision: a 40-hex commit or a
+    /// version tag, not a branch (`main`, `master`, `HEAD`).
+    fn pinned_github(url: &str) -> bool {
+        let pinned = regex::Regex::new(
+            r"^https://github\.com/[\w.-]+/[\w.-]+/(blob|tree|raw)/([0-9a-f]{40}|(v|go)?[0-9]+(\.[0-9]+)+([-+][0-9A-Za-z.-]+)?)/[^\s]+$",
+        )
+        .unwrap();
+        pinned.is_match(url)
+    }
+
+    /// Every fact of the data files cites where it comes from as public URLs a
+    /// reader can open, repository files at a fixed revision; none cites the
+    /// reference document outside the repository.
+    #[test]
+    fn every_source_cites_pinned_public_urls() {
+        let url = regex::Regex::new(r"https?://[^\s()]+").unwrap();
+        let outside = ["injectors", ".md"].concat();
+        let mut checked = 0;
+        for (file, text) in DATA_FILES {
+            assert!(!text.contains(&outside), "{file} cites {outside}");
+            assert!(!text.contains("/work/shared"), "{file} cites /work/shared");
+            let sources = required_sources(file, &data_json(text));
+            assert!(!sources.is_empty(), "{file}: no sources found");
+            for (at, source) in sources {
+                let source = source.as_str().unwrap_or_else(|| panic!("{at}: no source"));
+                assert!(!source.trim().is_empty(), "{at}: empty source");
+                let urls: Vec<&str> = url.find_iter(source).map(|m| m.as_str()).collect();
+                assert!(
+                    urls.iter().any(|u| u.starts_with("https://")),
+                    "{at}: no https:// URL in {source:?}"
+                );
+                for u in urls {
+                    assert!(u.starts_with("https://"), "{at}: not https: {u}");
+                    if u.starts_with("https://github.com/") {
+                        assert!(pinned_github(u), "{at}: not pinned to a commit or tag: {u}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        // 131 keys, 9 chart injectors, 9 additions (twice), 5 trigger
+        // injectors with 8 triggers, at the time of writing.
+        assert!(checked >= 170, "{checked} sources checked");
+        // Nor do the code and the rule documentation.
+        let mut stack = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    assert!(
+                        !text.contains(&outside),
+                        "{} cites {outside}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pinned_github_urls() {
+        for ok in [
+            "https://github.com/istio/api/blob/b8f8791d9653b2edc77a071d48887e582cfe84bf/annotation/annotations.yaml",
+            "https://github.com/golang/go/blob/go1.22.0/src/strconv/atob.go",
+            "https://github.com/linkerd/linkerd2/tree/b24cd4059841f8cee2fb7a9c2ac23a693c583579/cli/cmd/testdata",
+            "https://github.com/istio/istio/blob/1.27.0/pkg/kube/inject/inject.go",
+            "https://github.com/hashicorp/vault-helm/blob/v0.30.1/values.yaml",
+        ] {
+            assert!(pinned_github(ok), "{ok}");
+        }
+        for bad in [
+            "https://github.com/istio/istio/blob/master/pkg/kube/inject/inject.go",
+            "https://github.com/istio/istio/blob/main/pkg/kube/inject/inject.go",
+            "https://github.com/istio/istio/blob/HEAD/pkg/kube/inject/inject.go",
+            "https://github.com/istio/istio/blob/86c9f01/pkg/kube/inject/inject.go",
+            "https://github.com/istio/istio/pull/56737",
+            "https://github.com/istio/istio",
+        ] {
+            assert!(!pinned_github(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn the_vocabulary_parses_with_unique_sourced_keys() {

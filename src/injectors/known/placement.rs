@@ -1,6 +1,11 @@
 //! Where injector keys live and where injectors look: INJ207 (a pod-level key
 //! on the workload's own metadata) and INJ212 (injection asked for a pod the
-//! injector skips). The facts are injectors.md §1.2, §3.1, §4.1, §5.5, §6, §7.
+//! injector skips). The triggers and skips are data, with their sources, in
+//! `triggers.yaml`.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
 
 use crate::injectors::own::decide::{INJECT_ANNOTATION, TEMPLATE_ANNOTATION};
 
@@ -62,122 +67,142 @@ pub fn pod_level_key(key: &str, label: bool) -> Option<PodLevelKey> {
 }
 
 /// How an injector is asked to inject a pod, and which pods it skips anyway.
+#[derive(Debug)]
 pub struct Trigger {
     /// Injector display name.
     pub injector: &'static str,
     /// The key and where it is read; the first of an injector's triggers
     /// present on the pod decides (Istio: the label beats the annotation).
-    pub key: &'static str,
+    pub key: String,
     pub placement: Where,
-    /// Whether a value asks for injection.
-    pub asks: fn(&str) -> bool,
+    /// Which values ask for injection ([`Trigger::asks`]).
+    pub accepts: Accepts,
     /// Why the injector skips hostNetwork pods, if it does.
-    pub host_network: Option<&'static str>,
+    pub host_network: Option<String>,
     /// Namespaces the injector never injects, and why.
-    pub namespaces: &'static [&'static str],
-    pub namespaces_why: &'static str,
+    pub namespaces: Vec<String>,
+    pub namespaces_why: String,
 }
 
-fn parse_bool_true(value: &str) -> bool {
-    matches!(value, "1" | "t" | "T" | "TRUE" | "true" | "True")
+/// The values of a trigger key that ask for injection (`asks` in
+/// `triggers.yaml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepts {
+    /// The accepted values.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// `values` are compared without ASCII case.
+    #[serde(default)]
+    pub ignore_case: bool,
+    /// Every non-empty value asks (`istio.io/rev`: a revision name).
+    #[serde(default)]
+    pub any_value: bool,
 }
 
-const ISTIO_IGNORED: &[&str] = &[
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "local-path-storage",
-];
-const ISTIO_HOST_NETWORK: &str = "Istio never injects hostNetwork pods: its iptables rules would alter the node's routing (injectRequired step 1)";
-const ISTIO_NAMESPACES: &str = "Istio ignores the namespaces kube-system, kube-public, kube-node-lease and local-path-storage (injectRequired step 2)";
+impl Trigger {
+    /// Whether `value` asks for injection.
+    pub fn asks(&self, value: &str) -> bool {
+        let a = &self.accepts;
+        if a.any_value {
+            return !value.is_empty();
+        }
+        a.values.iter().any(|v| {
+            if a.ignore_case {
+                v.eq_ignore_ascii_case(value)
+            } else {
+                v == value
+            }
+        })
+    }
+}
 
-/// The opt-in keys of the injectors whose skips the reference records
-/// (§1.2, §3.1, §4.1, §5.5; Vault, Dapr, OTel and App Mesh record none, so
-/// their opt-ins are not listed). Every key but the own one is in the
-/// vocabulary (a test checks).
-pub static TRIGGERS: &[Trigger] = &[
-    Trigger {
+/// The triggers file, embedded.
+const TRIGGERS_FILE: &str = include_str!("triggers.yaml");
+
+/// `triggers.yaml` (keys described there).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerFile {
+    injectors: Vec<InjectorTriggers>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InjectorTriggers {
+    injector: String,
+    #[serde(default)]
+    host_network: Option<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    #[serde(default)]
+    namespaces_why: String,
+    #[allow(dead_code)]
+    source: String,
+    triggers: Vec<TriggerKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerKey {
+    key: String,
+    #[serde(rename = "where")]
+    placement: Where,
+    asks: Accepts,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// The repository's own injector's opt-in (its decision step 1), then the
+/// known injectors' from `triggers.yaml`. Every key but the own one is in
+/// the vocabulary (a test checks).
+pub fn triggers() -> &'static [Trigger] {
+    static PARSED: OnceLock<Vec<Trigger>> = OnceLock::new();
+    PARSED.get_or_init(|| parse(TRIGGERS_FILE).unwrap_or_else(|e| panic!("triggers.yaml: {e}")))
+}
+
+fn parse(text: &str) -> Result<Vec<Trigger>, String> {
+    let parsed = crate::yaml::parse_stream(text, &crate::yaml::Limits::default());
+    if let Some(problem) = parsed.problems.first() {
+        return Err(format!("{problem:?}"));
+    }
+    let (_, root) = parsed.documents.first().ok_or("no document")?;
+    let file: TriggerFile = serde_json::from_value(root.to_json()).map_err(|e| e.to_string())?;
+    let mut triggers = vec![Trigger {
         injector: "kubectl-inject",
-        key: INJECT_ANNOTATION,
+        key: INJECT_ANNOTATION.to_owned(),
         placement: Where::PodAnnotation,
-        asks: |v| v == "true",
+        accepts: Accepts {
+            values: vec!["true".to_owned()],
+            ..Accepts::default()
+        },
         host_network: Some(
-            "kubectl-inject never injects hostNetwork pods: the pod shares the node's network (decision step 1)",
+            "kubectl-inject never injects hostNetwork pods: the pod shares the node's network (decision step 1)".to_owned(),
         ),
-        namespaces: &["kube-system", "kube-public", "kube-node-lease"],
-        namespaces_why: "kubectl-inject never injects the system namespaces kube-system, kube-public and kube-node-lease (decision step 1)",
-    },
-    Trigger {
-        injector: "Istio",
-        key: "sidecar.istio.io/inject",
-        placement: Where::PodLabel,
-        asks: |v| v == "true",
-        host_network: Some(ISTIO_HOST_NETWORK),
-        namespaces: ISTIO_IGNORED,
-        namespaces_why: ISTIO_NAMESPACES,
-    },
-    Trigger {
-        injector: "Istio",
-        key: "sidecar.istio.io/inject",
-        placement: Where::PodAnnotation,
-        asks: |v| v == "true",
-        host_network: Some(ISTIO_HOST_NETWORK),
-        namespaces: ISTIO_IGNORED,
-        namespaces_why: ISTIO_NAMESPACES,
-    },
-    Trigger {
-        injector: "Istio",
-        key: "istio.io/rev",
-        placement: Where::PodLabel,
-        asks: |v| !v.is_empty(),
-        host_network: Some(ISTIO_HOST_NETWORK),
-        namespaces: ISTIO_IGNORED,
-        namespaces_why: ISTIO_NAMESPACES,
-    },
-    Trigger {
-        injector: "Linkerd",
-        key: "linkerd.io/inject",
-        placement: Where::PodAnnotation,
-        asks: |v| v == "enabled" || v == "ingress",
-        host_network: Some("Linkerd skips hostNetwork pods (\"hostNetwork is enabled\")"),
-        namespaces: &["kube-system", "cert-manager"],
-        namespaces_why: "Linkerd's webhook excludes the namespaces kube-system and cert-manager (namespaceSelector)",
-    },
-    Trigger {
-        injector: "Consul",
-        key: "consul.hashicorp.com/connect-inject",
-        placement: Where::PodAnnotation,
-        asks: parse_bool_true,
-        host_network: None,
-        namespaces: &[
-            "kube-system",
-            "kube-public",
-            "local-path-storage",
-            "openebs",
-            "gmp-system",
-            "gke-managed-cim",
-        ],
-        namespaces_why: "Consul skips kube-system and kube-public in code, and its webhook's namespaceSelector excludes kube-system, local-path-storage, openebs, gmp-system and gke-managed-cim",
-    },
-    Trigger {
-        injector: "Kuma",
-        key: "kuma.io/sidecar-injection",
-        placement: Where::PodLabel,
-        asks: |v| matches!(v, "enabled" | "true" | "yes"),
-        host_network: None,
-        namespaces: &["kube-system"],
-        namespaces_why: "Kuma's webhooks exclude kube-system (namespaceSelector)",
-    },
-    Trigger {
-        injector: "Open Service Mesh",
-        key: "openservicemesh.io/sidecar-injection",
-        placement: Where::PodAnnotation,
-        asks: |v| matches!(v.to_ascii_lowercase().as_str(), "enabled" | "yes" | "true"),
-        host_network: Some("Open Service Mesh never injects hostNetwork pods"),
-        namespaces: &[],
-        namespaces_why: "",
-    },
-];
+        namespaces: ["kube-system", "kube-public", "kube-node-lease"]
+            .map(str::to_owned)
+            .to_vec(),
+        namespaces_why: "kubectl-inject never injects the system namespaces kube-system, kube-public and kube-node-lease (decision step 1)".to_owned(),
+    }];
+    for injector in file.injectors {
+        let display = vocabulary()
+            .injector(&injector.injector)
+            .map(|i| i.display.as_str())
+            .ok_or_else(|| format!("unknown injector `{}`", injector.injector))?;
+        for trigger in injector.triggers {
+            triggers.push(Trigger {
+                injector: display,
+                key: trigger.key,
+                placement: trigger.placement,
+                accepts: trigger.asks,
+                host_network: injector.host_network.clone(),
+                namespaces: injector.namespaces.clone(),
+                namespaces_why: injector.namespaces_why.clone(),
+            });
+        }
+    }
+    Ok(triggers)
+}
 
 #[cfg(test)]
 mod tests {
@@ -186,10 +211,12 @@ mod tests {
 
     #[test]
     fn triggers_are_vocabulary_keys_in_their_placement() {
-        for trigger in TRIGGERS.iter().skip(1) {
-            let injector = vocabulary().injector_of(trigger.key).unwrap();
+        let triggers = triggers();
+        assert_eq!(triggers[0].key, INJECT_ANNOTATION);
+        for trigger in triggers.iter().skip(1) {
+            let injector = vocabulary().injector_of(&trigger.key).unwrap();
             assert_eq!(injector.display, trigger.injector, "{}", trigger.key);
-            let spec = injector.key(trigger.key).unwrap();
+            let spec = injector.key(&trigger.key).unwrap();
             assert!(
                 spec.placements.contains(&trigger.placement),
                 "{}",
@@ -200,9 +227,65 @@ mod tests {
                 trigger.namespaces_why.is_empty()
             );
         }
-        for ns in TRIGGERS[0].namespaces {
+        for ns in &triggers[0].namespaces {
             assert!(is_system(ns), "{ns}");
         }
+    }
+
+    /// The accepted values read as the injectors read them (what the code
+    /// said before the values were data).
+    #[test]
+    fn trigger_values_ask_as_the_injectors_read_them() {
+        let asks = |injector: &str, key: &str, placement: Where, value: &str| {
+            triggers()
+                .iter()
+                .find(|t| t.injector == injector && t.key == key && t.placement == placement)
+                .unwrap_or_else(|| panic!("{injector} {key}"))
+                .asks(value)
+        };
+        let istio_label = |v| asks("Istio", "sidecar.istio.io/inject", Where::PodLabel, v);
+        let istio_annotation =
+            |v| asks("Istio", "sidecar.istio.io/inject", Where::PodAnnotation, v);
+        let rev = |v| asks("Istio", "istio.io/rev", Where::PodLabel, v);
+        let linkerd = |v| asks("Linkerd", "linkerd.io/inject", Where::PodAnnotation, v);
+        let consul = |v| {
+            asks(
+                "Consul",
+                "consul.hashicorp.com/connect-inject",
+                Where::PodAnnotation,
+                v,
+            )
+        };
+        let kuma = |v| asks("Kuma", "kuma.io/sidecar-injection", Where::PodLabel, v);
+        let osm = |v| {
+            asks(
+                "Open Service Mesh",
+                "openservicemesh.io/sidecar-injection",
+                Where::PodAnnotation,
+                v,
+            )
+        };
+        let own = |v| asks("kubectl-inject", INJECT_ANNOTATION, Where::PodAnnotation, v);
+        for (value, want) in [("true", true), ("True", false), ("yes", false), ("", false)] {
+            assert_eq!(istio_label(value), want, "{value:?}");
+            assert_eq!(istio_annotation(value), want, "{value:?}");
+            assert_eq!(own(value), want, "{value:?}");
+        }
+        assert!(rev("canary") && rev("default") && !rev(""));
+        assert!(linkerd("enabled") && linkerd("ingress"));
+        assert!(!linkerd("true") && !linkerd("Enabled") && !linkerd("disabled"));
+        for value in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert!(consul(value), "{value:?}");
+        }
+        for value in ["tRuE", "yes", "on", "0", "false", ""] {
+            assert!(!consul(value), "{value:?}");
+        }
+        assert!(kuma("enabled") && kuma("true") && kuma("yes"));
+        assert!(!kuma("Enabled") && !kuma("TRUE") && !kuma("disabled") && !kuma("on"));
+        for value in ["enabled", "ENABLED", "Yes", "yes", "TRUE", "true"] {
+            assert!(osm(value), "{value:?}");
+        }
+        assert!(!osm("disabled") && !osm("on") && !osm(""));
     }
 
     #[test]

@@ -15,13 +15,14 @@ use crate::source::FileId;
 /// The newest Istio minor version the tool knows (value parsing, defaults).
 pub const NEWEST_ISTIO: (u64, u64) = (1, 28);
 
-/// The newest Linkerd release the tool knows (the reference's snapshot).
+/// The newest Linkerd release the tool knows (the linkerd/linkerd2 commit the
+/// data files cite, b24cd40).
 pub const NEWEST_LINKERD: &str = "edge-26.8.3";
 
 /// Whether a Linkerd version injects the proxy as a native sidecar unless
 /// told otherwise: stable/enterprise 2.20 and later, and the edge releases
-/// of 2026 (the reference's snapshot, edge-26.8, does; the exact first edge
-/// release is an inference).
+/// of 2026 (edge-26.8, the release the data files cite, does; the exact
+/// first edge release is an inference).
 pub fn linkerd_native_by_default(version: &str) -> bool {
     let version = version.trim();
     if let Some(edge) = version.strip_prefix("edge-") {

@@ -1,7 +1,7 @@
 //! Value validators for the known injectors' keys: each reproduces how an
-//! injector parses a value (injectors.md §1.6 "Validators in detail", §3.3,
-//! §4.1) and returns the problem as text that reads after "is not accepted
-//! by <injector>: ".
+//! injector parses a value (Istio: `pkg/kube/inject/validate.go`; the others:
+//! the code each key's `source:` in `vocabulary.yaml` links) and returns the
+//! problem as text that reads after "is not accepted by <injector>: ".
 //!
 //! Which validator a key gets is data: the key's `type` in `vocabulary.yaml`,
 //! refined by its `format`.
@@ -34,7 +34,8 @@ pub enum Format {
     Int32,
     /// An enum compared case-insensitively (OSM).
     CaseInsensitive,
-    /// Istio's `sidecar.istio.io/inject`, parsed by version (§1.2); checked
+    /// Istio's `sidecar.istio.io/inject`, parsed by version (`injectRequired`
+    /// in `pkg/kube/inject/inject.go`); checked
     /// by the rule itself.
     IstioInject,
 }
@@ -391,7 +392,8 @@ pub fn json(value: &str) -> Result<(), String> {
         .map_err(|e| format!("not JSON: {e}"))
 }
 
-/// How Istio reads `sidecar.istio.io/inject` (§1.2): `Some(true)`/`Some(false)`
+/// How Istio reads `sidecar.istio.io/inject` (`injectRequired` in
+/// `pkg/kube/inject/inject.go`): `Some(true)`/`Some(false)`
 /// for an explicit answer, `None` for "use the default".
 pub fn istio_inject(value: &str, version: (u64, u64)) -> Option<bool> {
     if version >= (1, 27) {

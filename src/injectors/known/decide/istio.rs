@@ -1,6 +1,7 @@
 //! Istio's injector gate (gate 2): `injectRequired` in
-//! `istio/istio: pkg/kube/inject/inject.go`, step by step (reference §1.2),
-//! with the value parsing of the configured version (1.27 changed it).
+//! <https://github.com/istio/istio/blob/86c9f01fd735fb01d8192f5bcaf0d424afb7f14c/pkg/kube/inject/inject.go>,
+//! step by step, with the value parsing of the configured version (1.27
+//! changed it).
 
 use super::{KnownDecision, Mode, PodInput};
 use crate::injectors::known::gate::GateWebhook;
@@ -117,7 +118,7 @@ pub(super) fn decide(
         InjectValue::Default => {}
     }
     // Manual injection (kube-inject's local decision) uses policy `enabled`
-    // and no selectors (§1.7).
+    // and no selectors (`IntoObject` in `pkg/kube/inject/inject.go`).
     if mode == Mode::Manual {
         return d.decide(
             Outcome::Inject,
@@ -159,7 +160,8 @@ pub(super) fn decide(
     }
 }
 
-/// Why no Istio webhook reaches the pod (reference §1.4).
+/// Why no Istio webhook reaches the pod (the chart's webhooks,
+/// `chart_webhooks.yaml`).
 pub(super) fn gate_miss(pod: &PodInput<'_>) -> String {
     let ns_injection = pod
         .namespace_labels

@@ -1,6 +1,8 @@
 //! Linkerd's proxy injector: annotation-driven, with namespace inheritance
-//! (`linkerd/linkerd2: pkg/inject/report.go`, reference §3.1–3.2), and the
-//! `linkerd inject` CLI's rules for manual injection (§3.4).
+//! (<https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/report.go>,
+//! <https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/pkg/inject/inject.go>), and the
+//! `linkerd inject` CLI's rules for manual injection
+//! (<https://github.com/linkerd/linkerd2/blob/b24cd4059841f8cee2fb7a9c2ac23a693c583579/cli/cmd/inject.go>).
 
 use super::{KnownDecision, Mode, PodInput};
 use crate::injectors::known::settings::KnownSettings;

@@ -1,7 +1,8 @@
 //! Consul, Vault Agent, Dapr, Kuma, the OpenTelemetry operator, Open
 //! Service Mesh and App Mesh: their triggers, precedence and denials
-//! (reference §4.1). Consul, Vault, Kuma and OSM deny a pod whose trigger
-//! value they cannot parse; the others skip.
+//! (each function names the code it follows; `vocabulary.yaml` and
+//! `triggers.yaml` link it at a fixed commit). Consul, Vault, Kuma and OSM
+//! deny a pod whose trigger value they cannot parse; the others skip.
 
 use super::{KnownDecision, Mode, PodInput, go_bool};
 use crate::injectors::own::decide::Outcome;

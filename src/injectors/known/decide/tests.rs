@@ -280,3 +280,69 @@ fn the_others_trigger_and_deny() {
     let appmesh = Case::new().ns_label("appmesh.k8s.aws/sidecarInjectorWebhook", "enabled");
     assert_eq!(appmesh.outcome("appmesh"), Some(Outcome::Inject));
 }
+
+/// The triggers INJ212 reads (`triggers.yaml`) state again what the
+/// decisions here do: every value a trigger accepts injects a pod in an
+/// ordinary namespace (opted in where the injector's webhook needs it), a
+/// pod in a namespace the trigger lists is not injected, nor a hostNetwork
+/// pod when the trigger says the injector skips those; Istio's list is its
+/// ignored namespaces.
+#[test]
+fn triggers_agree_with_the_decisions() {
+    use crate::injectors::known::Where;
+    use crate::injectors::known::placement::triggers;
+    let istio_trigger = triggers().iter().find(|t| t.injector == "Istio").unwrap();
+    assert_eq!(istio_trigger.namespaces, istio::IGNORED_NAMESPACES);
+    for trigger in triggers().iter().skip(1) {
+        let id: &'static str = super::super::vocabulary()
+            .injectors
+            .iter()
+            .find(|i| i.display == trigger.injector)
+            .map(|i| i.name.as_str())
+            .unwrap();
+        let values: Vec<&str> = if trigger.accepts.any_value {
+            vec!["default"]
+        } else {
+            trigger.accepts.values.iter().map(String::as_str).collect()
+        };
+        assert!(!values.is_empty(), "{}", trigger.key);
+        for value in values {
+            let case = |namespace: &'static str| {
+                let mut case = Case::new();
+                case.namespace = namespace;
+                case.ns_labels = map(&[("kubernetes.io/metadata.name", namespace)]);
+                case = match trigger.placement {
+                    Where::PodLabel => case.label(&trigger.key, value),
+                    _ => case.annotation(&trigger.key, value),
+                };
+                match id {
+                    // The annotation alone never reaches the webhook.
+                    "istio" if trigger.placement == Where::PodAnnotation => {
+                        case.ns_label("istio-injection", "enabled")
+                    }
+                    "kuma" => case.ns_label("kuma.io/sidecar-injection", "enabled"),
+                    "osm" => case.ns_label("openservicemesh.io/monitored-by", "osm"),
+                    _ => case,
+                }
+            };
+            let at = format!("{} {}={value:?}", trigger.injector, trigger.key);
+            assert_eq!(case("shop").outcome(id), Some(Outcome::Inject), "{at}");
+            for namespace in &trigger.namespaces {
+                let namespace = namespace.as_str();
+                assert_ne!(
+                    case(namespace).outcome(id),
+                    Some(Outcome::Inject),
+                    "{at} in {namespace}"
+                );
+            }
+            let mut host = case("shop");
+            host.spec =
+                json!({"hostNetwork": true, "containers": [{"name": "app", "image": "app:1"}]});
+            assert_eq!(
+                host.outcome(id) == Some(Outcome::Inject),
+                trigger.host_network.is_none(),
+                "{at} with hostNetwork"
+            );
+        }
+    }
+}
