@@ -1,9 +1,9 @@
-//! INJ209: a namespace with contradictory injection labels .
+//! INJ209: a namespace with contradictory injection labels.
 
-use super::injection_controls::{ISTIO_DATAPLANE, ISTIO_INJECTION, ISTIO_REV, labels};
+use super::injection_controls::{ISTIO_DATAPLANE, ISTIO_INJECTION, ISTIO_REV, at_label, label};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Object;
-use crate::yaml::{Entry, pointer};
+use crate::yaml::Entry;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ209",
@@ -19,14 +19,8 @@ fn new(message: String, label: &str, help: String) -> Diagnostic {
 
 /// The namespace labels that contradict each other.
 pub(super) fn check_namespace(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
-    let entries: Vec<&Entry> = labels(object).collect();
-    let find = |key: &str| entries.iter().copied().find(|e| e.key == key);
-    let pointer = |key: &str| format!("/metadata/labels/{}", pointer::escape(key));
-    let at = |d: Diagnostic, entry: &Entry| {
-        d.at(object.file, entry.key_span.clone())
-            .path(pointer(&entry.key))
-            .object(Some(object.object_ref(default_namespace)))
-    };
+    let find = |key: &str| label(object, key);
+    let at = |d: Diagnostic, entry: &Entry| at_label(d, object, default_namespace, entry);
     let mut found = Vec::new();
     if let Some(injection) = find(ISTIO_INJECTION) {
         let injection_value = injection.value.as_str().unwrap_or_default();

@@ -151,6 +151,27 @@ pub(super) fn labels(object: &Object) -> impl Iterator<Item = &Entry> {
         .iter()
 }
 
+/// The namespace label `key` of `object`.
+pub(super) fn label<'o>(object: &'o Object, key: &str) -> Option<&'o Entry> {
+    labels(object).find(|e| e.key == key)
+}
+
+/// `finding` at the key of the namespace label `entry` of `object`.
+pub(super) fn at_label(
+    finding: Diagnostic,
+    object: &Object,
+    default_namespace: &str,
+    entry: &Entry,
+) -> Diagnostic {
+    finding
+        .at(object.file, entry.key_span.clone())
+        .path(format!(
+            "/metadata/labels/{}",
+            crate::yaml::pointer::escape(&entry.key)
+        ))
+        .object(Some(object.object_ref(default_namespace)))
+}
+
 pub(super) fn annotation_of(object: &Object, key: &str) -> bool {
     object
         .root

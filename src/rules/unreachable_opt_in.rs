@@ -1,14 +1,13 @@
-//! INJ211: an opt-in that can never reach its injector .
+//! INJ211: an opt-in that can never reach its injector.
 
 use super::injection_controls::{
     Context, ISTIO_INJECT, ISTIO_INJECTION, ISTIO_REV, LINKERD_INJECT, Ns, Pod, annotation_of,
-    labels, value,
+    at_label, label, value,
 };
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::known::Where;
 use crate::model::Object;
 use crate::model::selector::Labels;
-use crate::yaml::{Entry, pointer};
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ211",
@@ -136,22 +135,16 @@ fn unserved_revision(rev: &str, served: &[String], who: &str) -> Diagnostic {
 }
 
 /// `linkerd.io/inject` as a namespace label without the annotation.
-pub(super) fn check_namespace(object: &Object, default_namespace: &str) -> Vec<Diagnostic> {
-    let entries: Vec<&Entry> = labels(object).collect();
-    let find = |key: &str| entries.iter().copied().find(|e| e.key == key);
-    let pointer = |key: &str| format!("/metadata/labels/{}", pointer::escape(key));
-    let at = |d: Diagnostic, entry: &Entry| {
-        d.at(object.file, entry.key_span.clone())
-            .path(pointer(&entry.key))
-            .object(Some(object.object_ref(default_namespace)))
-    };
-    let mut found = Vec::new();
-    if let Some(label) = find(LINKERD_INJECT)
-        .filter(|e| e.value.as_str() != Some("disabled") && !annotation_of(object, LINKERD_INJECT))
-    {
-        found.push(at(linkerd_label_finding("namespace"), label));
-    }
-    found
+pub(super) fn check_namespace(object: &Object, default_namespace: &str) -> Option<Diagnostic> {
+    let entry = label(object, LINKERD_INJECT).filter(|e| {
+        e.value.as_str() != Some("disabled") && !annotation_of(object, LINKERD_INJECT)
+    })?;
+    Some(at_label(
+        linkerd_label_finding("namespace"),
+        object,
+        default_namespace,
+        entry,
+    ))
 }
 
 /// INJ211 for a Namespace whose `istio.io/rev` (deciding: no
@@ -162,19 +155,18 @@ pub(super) fn check_namespace_revision(
     ctx: &Context<'_>,
 ) -> Option<Diagnostic> {
     let served = ctx.istio_revisions.as_ref()?;
-    let entries: Vec<&Entry> = labels(object).collect();
-    if entries.iter().any(|e| e.key == ISTIO_INJECTION) {
+    if label(object, ISTIO_INJECTION).is_some() {
         return None;
     }
-    let rev = entries.iter().find(|e| e.key == ISTIO_REV)?;
+    let rev = label(object, ISTIO_REV)?;
     let value = rev.value.as_str()?;
     if served.iter().any(|s| s == value) {
         return None;
     }
-    Some(
-        unserved_revision(value, served, "its pods are")
-            .at(object.file, rev.key_span.clone())
-            .path(format!("/metadata/labels/{}", pointer::escape(ISTIO_REV)))
-            .object(Some(object.object_ref(default_namespace))),
-    )
+    Some(at_label(
+        unserved_revision(value, served, "its pods are"),
+        object,
+        default_namespace,
+        rev,
+    ))
 }
