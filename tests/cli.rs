@@ -714,7 +714,11 @@ fn a_template_that_renders_a_300_mb_pod_is_refused_in_bounded_time_and_memory() 
             "{command}: {} bytes out",
             output.stdout.len()
         );
-        let report = if command == "render" { &stderr } else { &stdout };
+        let report = if command == "render" {
+            &stderr
+        } else {
+            &stdout
+        };
         assert!(report.contains("INJ312"), "{command}: {report}");
         if command == "render" {
             // The workload as written: no sidecar, no status annotation.

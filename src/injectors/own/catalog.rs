@@ -281,9 +281,10 @@ pub struct Catalog {
     /// in or below a cycle, or below a missing parent.
     depths: Vec<Option<usize>>,
     /// Per template: its parameters' positions in its own spec, by name
-    /// (the first of a name), so that a lineage is searched in one step
-    /// per ancestor.
-    own_parameters: Vec<HashMap<String, usize>>,
+    /// (every declaration of a name, in order: a later one overrides the
+    /// fields it sets, as a child does), so that a lineage is searched in
+    /// one step per ancestor.
+    own_parameters: Vec<HashMap<String, Vec<usize>>>,
     /// Merged templates, each built the first time it is asked for
     /// ([`Catalog::resolved`]): building every one up front copied each
     /// ancestor into every descendant (quadratic in a chain's length).
@@ -363,9 +364,10 @@ impl Catalog {
             .templates
             .iter()
             .map(|t| {
-                let mut own = HashMap::with_capacity(t.spec.parameters.len());
+                let mut own: HashMap<String, Vec<usize>> =
+                    HashMap::with_capacity(t.spec.parameters.len());
                 for (k, p) in t.spec.parameters.iter().enumerate() {
-                    own.entry(p.name.clone()).or_insert(k);
+                    own.entry(p.name.clone()).or_default().push(k);
                 }
                 own
             })
@@ -528,44 +530,44 @@ impl Catalog {
     pub fn parameter_at(&self, index: usize, name: &str) -> Option<MergedParameter> {
         let mut merged: Option<MergedParameter> = None;
         for t in self.lineage(index) {
-            let Some(&k) = self.own_parameters[t].get(name) else {
+            let Some(positions) = self.own_parameters[t].get(name) else {
                 continue;
             };
-            let own = &self.templates[t].spec.parameters[k];
-            let m = merged.get_or_insert_with(|| MergedParameter {
-                parameter: Parameter {
-                    name: name.to_owned(),
-                    annotation: None,
-                    default: None,
-                    pattern: None,
-                    allowed: None,
-                    description: None,
-                },
-                sources: BTreeMap::new(),
-            });
-            let p = &mut m.parameter;
-            let mut take = |field: &'static str, set: bool| {
-                if set {
-                    m.sources.entry(field).or_insert((t, k));
+            // The nearest declaration first: the template's last.
+            for &k in positions.iter().rev() {
+                let own = &self.templates[t].spec.parameters[k];
+                let m = merged.get_or_insert_with(|| MergedParameter {
+                    parameter: Parameter {
+                        name: name.to_owned(),
+                        annotation: None,
+                        default: None,
+                        pattern: None,
+                        allowed: None,
+                        description: None,
+                    },
+                    sources: BTreeMap::new(),
+                });
+                for (field, set) in parameter_fields(own) {
+                    if set {
+                        m.sources.entry(field).or_insert((t, k));
+                    }
                 }
-            };
-            for (field, set) in parameter_fields(own) {
-                take(field, set);
-            }
-            if p.annotation.is_none() {
-                p.annotation.clone_from(&own.annotation);
-            }
-            if p.default.is_none() {
-                p.default.clone_from(&own.default);
-            }
-            if p.pattern.is_none() {
-                p.pattern.clone_from(&own.pattern);
-            }
-            if p.allowed.is_none() {
-                p.allowed.clone_from(&own.allowed);
-            }
-            if p.description.is_none() {
-                p.description.clone_from(&own.description);
+                let p = &mut m.parameter;
+                if p.annotation.is_none() {
+                    p.annotation.clone_from(&own.annotation);
+                }
+                if p.default.is_none() {
+                    p.default.clone_from(&own.default);
+                }
+                if p.pattern.is_none() {
+                    p.pattern.clone_from(&own.pattern);
+                }
+                if p.allowed.is_none() {
+                    p.allowed.clone_from(&own.allowed);
+                }
+                if p.description.is_none() {
+                    p.description.clone_from(&own.description);
+                }
             }
         }
         merged
@@ -692,11 +694,20 @@ impl Catalog {
                     None => format!("parameters/{name}"),
                 };
                 let t = resolved.origin(&origin_key)?;
-                let k = self.templates[t]
-                    .spec
-                    .parameters
-                    .iter()
-                    .position(|p| p.name == *name)?;
+                let declarations = self.own_parameters[t].get(name)?;
+                // A field comes from the template's last declaration that
+                // sets it (a later one overrides an earlier one).
+                let sets = |k: &usize| {
+                    let Some(f) = field else { return true };
+                    let f = crate::yaml::pointer::unescape(f);
+                    parameter_fields(&self.templates[t].spec.parameters[*k])
+                        .iter()
+                        .any(|(name, set)| *set && *name == f)
+                };
+                let k = match field {
+                    Some(_) => declarations.iter().rev().find(|k| sets(k)),
+                    None => declarations.first(),
+                }?;
                 Some((t, format!("/spec/parameters/{k}{tail}")))
             }
             _ => {
@@ -1362,8 +1373,10 @@ mod tests {
                 "mid",
                 None,
                 json!({"version": "1.0.0", "extends": "base", "parameters": [
-                    {"name": "cpu", "default": "200m"},
+                    {"name": "cpu", "default": "200m", "description": "first"},
                     {"name": "mode", "annotation": "x.dev/mode", "enum": ["a", "b"]},
+                    // A second declaration overrides what it sets, as a child does.
+                    {"name": "cpu", "default": "300m"},
                 ]}),
             ),
             &template(
@@ -1397,6 +1410,17 @@ mod tests {
                 }
             }
         }
+        let cpu = catalog.parameter_at(2, "cpu").unwrap();
+        assert_eq!(cpu.parameter.default.as_deref(), Some("300m"));
+        assert_eq!(cpu.parameter.description.as_deref(), Some("first"));
+        assert_eq!(
+            cpu.source("default"),
+            Some((1, "/spec/parameters/2/default".into()))
+        );
+        assert_eq!(
+            cpu.source("description"),
+            Some((1, "/spec/parameters/0/description".into()))
+        );
         assert!(!catalog.declares(0, "mode"));
         assert!(catalog.parameter_at(1, "nope").is_none());
     }
