@@ -381,34 +381,30 @@ fn check_names(kubeconfig: &Kubeconfig, options: &ConnectOptions) -> Result<(), 
     Ok(())
 }
 
+/// The named context of the kubeconfig.
+fn context_named<'k>(kubeconfig: &'k Kubeconfig, name: &str) -> Option<&'k kube::config::Context> {
+    kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == name)?
+        .context
+        .as_ref()
+}
+
 /// The cluster a connection goes to: `--cluster`, else the context's.
 fn cluster_of(kubeconfig: &Kubeconfig, options: &ConnectOptions, context: &str) -> Option<String> {
-    options.cluster.clone().or_else(|| {
-        Some(
-            kubeconfig
-                .contexts
-                .iter()
-                .find(|c| c.name == context)?
-                .context
-                .as_ref()?
-                .cluster
-                .clone(),
-        )
-    })
+    options
+        .cluster
+        .clone()
+        .or_else(|| Some(context_named(kubeconfig, context)?.cluster.clone()))
 }
 
 /// The user a connection authenticates as: `--user`, else the context's.
 fn user_of(kubeconfig: &Kubeconfig, options: &ConnectOptions, context: &str) -> Option<String> {
-    options.user.clone().or_else(|| {
-        kubeconfig
-            .contexts
-            .iter()
-            .find(|c| c.name == context)?
-            .context
-            .as_ref()?
-            .user
-            .clone()
-    })
+    options
+        .user
+        .clone()
+        .or_else(|| context_named(kubeconfig, context)?.user.clone())
 }
 
 /// The API server's Kubernetes version as `MAJOR.MINOR` (`/version`), for
