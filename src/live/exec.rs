@@ -237,6 +237,8 @@ impl Plugin {
             std::thread::sleep(Duration::from_millis(10));
         };
         if !status.success() {
+            // Its last words may still be in the pipe.
+            wait_for_end(&stderr, deadline);
             let code = status
                 .code()
                 .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit {c}"));
@@ -246,6 +248,14 @@ impl Plugin {
             )));
         }
         parse(name, &out)
+    }
+}
+
+/// Waits, until `deadline`, for `pipe` to end (a plugin's children may hold
+/// it open).
+fn wait_for_end(pipe: &Drain, deadline: Instant) {
+    while pipe.take_if_done().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
