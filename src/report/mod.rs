@@ -34,7 +34,7 @@ pub enum Format {
 
 /// "1 file", "3 files": a count and its noun.
 pub(crate) fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+    format!("{n} {word}{}", crate::words::plural(n as u64))
 }
 
 /// "3 files", or "3 files and 5,001 objects from the cluster" for a live run.
