@@ -547,8 +547,8 @@ pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutco
         kubernetes_version: options.kubernetes_version,
         manual_injector: options.manual_injector,
     };
-    let mut simulation = engine::simulate(ws, &settings, &cluster);
-    diagnostics.append(&mut simulation.diagnostics);
+    let (simulation, found) = crate::rules::simulation::simulate(ws, &settings, &cluster);
+    diagnostics.extend(found);
 
     if !options.no_suppressions {
         let suppressions: Vec<_> = ws

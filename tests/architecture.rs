@@ -61,20 +61,9 @@ const NOT_YET: &[(&str, &str, &str)] = &[
     ("src/deployables/diagnose.rs", "rules", "render problems become findings in rules"),
     ("src/deployables/read.rs", "diagnostic", "render problems become findings in rules"),
     ("src/deployables/source_map.rs", "diagnostic", "the source map maps spans, not findings"),
-    ("src/injectors/own/catalog.rs", "diagnostic", "catalog problems as facts, INJ101/INJ102/INJ108 in rules"),
-    ("src/injectors/own/catalog.rs", "load", "catalog problems as facts"),
-    ("src/injectors/own/catalog.rs", "rules", "catalog problems as facts, INJ101/INJ102/INJ108 in rules"),
-    ("src/injectors/own/decide.rs", "diagnostic", "decision steps as facts, INJ101/INJ103/INJ105/INJ210 in rules"),
-    ("src/injectors/own/decide.rs", "rules", "decision steps as facts, INJ101/INJ103/INJ105/INJ210 in rules"),
     ("src/engine/drift.rs", "diagnostic", "drift as facts, INJ401–INJ403 in rules"),
     ("src/engine/drift.rs", "rules", "drift as facts, INJ401–INJ403 in rules"),
-    ("src/engine/known.rs", "checks", "the injected-pod checks run on the simulation's pods, in rules"),
-    ("src/engine/known.rs", "diagnostic", "the injected-pod checks run on the simulation's pods, in rules"),
-    ("src/engine/known.rs", "rules", "the injected-pod checks run on the simulation's pods, in rules"),
-    ("src/engine/mod.rs", "checks", "the injected-pod checks run on the simulation's pods, in rules"),
-    ("src/engine/mod.rs", "diagnostic", "the simulation returns facts only"),
-    ("src/engine/mod.rs", "rules", "the simulation returns facts only"),
-    ("src/engine/policy_set.rs", "diagnostic", "the simulation returns facts only"),
+    ("src/engine/mod.rs", "diagnostic", "drift as facts, INJ401–INJ403 in rules"),
 ];
 
 fn floor_of(module: &str) -> Option<usize> {

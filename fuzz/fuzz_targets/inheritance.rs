@@ -31,6 +31,7 @@ use kubectl_inject::injectors::own::catalog::{
 };
 use kubectl_inject::injectors::own::mutate::{PodFacts, STATUS_ANNOTATION, inject_within};
 use kubectl_inject::injectors::own::template::{Parameter, Section};
+use kubectl_inject::rules::simulation::template_findings;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
@@ -39,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
         Some((0, rest)) => common::load_bytes(templates(rest).as_bytes()),
         _ => common::load_bytes(data),
     };
-    let (catalog, diagnostics) = Catalog::build(&ws.objects);
+    let catalog = Catalog::new(&ws.objects);
+    let diagnostics = template_findings(&catalog, &ws.objects, "default");
     common::check_diagnostics(&ws.sources, &diagnostics);
     check_depths(&catalog);
     let too_deep = diagnostics.iter().filter(|d| d.rule.id == "INJ111").count();

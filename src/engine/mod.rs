@@ -1,6 +1,8 @@
-//! The simulation: for every workload, in parallel, what the injectors
-//! decide and what the injected pod looks like; plus the static checks of
-//! policies and templates. `lint` and `simulate` share it.
+//! The simulation: for one workload, what the injectors decide, why, and
+//! what the injected pod looks like ([`Simulator`]); for live pods, how they
+//! compare with that ([`drift`]). Facts only: the rules judge them
+//! (`rules::simulation` runs both over every workload of a run, in
+//! parallel), and `lint`, `simulate`, `render` and `serve` share them.
 
 mod drift;
 mod known;
@@ -10,28 +12,25 @@ mod policy_set;
 pub use drift::{KnownVersions, LiveOutcomes, LiveSummary};
 pub use policy_set::PolicySet;
 
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::checks::{self, CheckInput};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
+use crate::injectors::known::additions::Placed;
 use crate::injectors::known::gate::Gate;
 use crate::injectors::known::settings::KnownSettings;
 use crate::injectors::own::catalog::{self, Catalog};
-use crate::injectors::own::decide::{self, Context, NAMESPACE_LABEL, Outcome};
-use crate::injectors::own::mutate::{self, Added, PodFacts};
+use crate::injectors::own::decide::{self, Context, Outcome, Problem};
+use crate::injectors::own::mutate::{self, Added, PodFacts, RejectedParameter, TooLarge};
 use crate::injectors::own::policy::Policy;
 use crate::injectors::webhooks::Webhooks;
 use crate::load::Workspace;
+use crate::model::Object;
 use crate::model::deployable::{DeployableId, EnvironmentId};
-use crate::model::namespace::Namespaces;
+use crate::model::namespace::{NAME_LABEL, Namespaces};
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
-use crate::rules::{
-    injected_pod_too_large, namespaced_policy_reach, parameter_value_rejected, uncovered_namespace,
-};
 use crate::source::FileId;
 
 pub use crate::injectors::own::OWN_INJECTOR;
@@ -77,8 +76,6 @@ impl WorkloadResult {
         index: usize,
         workload: &Workload<'_>,
         injectors: Vec<InjectorResult>,
-        pod_before: Option<Value>,
-        pod_after: Option<Value>,
     ) -> WorkloadResult {
         let object = workload.object;
         WorkloadResult {
@@ -91,8 +88,8 @@ impl WorkloadResult {
             deployable: object.deployable,
             environment: EnvironmentId::default(),
             injectors,
-            pod_before,
-            pod_after,
+            pod_before: None,
+            pod_after: None,
         }
     }
 }
@@ -101,7 +98,6 @@ impl WorkloadResult {
 #[derive(Debug, Default)]
 pub struct Simulation {
     pub workloads: Vec<WorkloadResult>,
-    pub diagnostics: Vec<Diagnostic>,
     /// How the running pods compare with what would be injected now
     /// (`simulate --live`); `None` when the run has no live pod.
     pub live: Option<LiveSummary>,
@@ -138,7 +134,7 @@ impl Settings {
     }
 
     /// Whether one known injector runs alone (`--injector NAME`).
-    fn known_only(&self) -> bool {
+    pub fn known_only(&self) -> bool {
         self.manual_injector.is_some() && !self.own_only()
     }
 }
@@ -161,7 +157,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn from_objects(objects: &[crate::model::Object], config: &Config) -> Cluster {
+    pub fn from_objects(objects: &[Object], config: &Config) -> Cluster {
         let webhooks = Webhooks::from_objects(objects);
         let known = known_settings::known_settings(config, objects);
         Cluster {
@@ -180,294 +176,270 @@ impl Cluster {
             known,
         }
     }
+
+    /// A namespace's labels and annotations, as the known injectors read
+    /// them (an unknown namespace still has the name label the API server
+    /// sets).
+    pub fn namespace_metadata(&self, namespace: &str) -> (Labels, Labels) {
+        match self.namespaces.get(namespace) {
+            Some(ns) => (ns.labels.clone(), ns.annotations.clone()),
+            None => (
+                [(NAME_LABEL.to_owned(), namespace.to_owned())].into(),
+                Labels::new(),
+            ),
+        }
+    }
 }
 
-/// Simulates every workload of `ws`.
-pub fn simulate(ws: &Workspace, settings: &Settings, cluster: &Cluster) -> Simulation {
-    let default_namespace = settings.default_namespace.as_str();
-    let (catalog, mut diagnostics) = Catalog::build(&ws.objects);
-    let policies: Vec<Policy> = ws
-        .objects
+/// INJ401–INJ403 for every live pod among `workloads`, and the live
+/// summary (`None` when the run has no live pod).
+pub fn drift(
+    ws: &Workspace,
+    workloads: &[WorkloadResult],
+    cluster: &Cluster,
+    default_namespace: &str,
+) -> (Vec<Diagnostic>, Option<LiveSummary>) {
+    drift::check(ws, workloads, cluster, default_namespace)
+}
+
+/// The policies of a run, in input order (objects another definition of
+/// the same object replaces are left out).
+pub fn policies(objects: &[Object], default_namespace: &str) -> Vec<Policy> {
+    objects
         .iter()
         .enumerate()
         .filter(|(_, o)| !o.shadowed)
         .filter_map(|(i, o)| Policy::from_object(i, o, default_namespace))
-        .collect();
-    let (namespaces, webhooks) = (&cluster.namespaces, &cluster.webhooks);
-    diagnostics.extend(check_policies(ws, &catalog, &policies, namespaces));
-    diagnostics.extend(crate::rules::webhook_misconfigured::check(
-        &ws.objects,
-        webhooks,
-    ));
+        .collect()
+}
 
-    let ctx = Context {
-        objects: &ws.objects,
-        catalog: &catalog,
-        policies: &policies,
-        namespaces,
-    };
-    let per_workload: Vec<(WorkloadResult, Vec<Diagnostic>)> = ws
-        .objects
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, object)| {
-            let workload = Workload::resolve(object, &ws.objects, default_namespace)?;
-            // A pod read from a cluster runs as injected: simulate it as
-            // its controller would create it again.
-            let live_pod = object.kind == "Pod" && ws.sources.get(object.file).live;
-            let pristine = live_pod.then(|| drift::pristine(&workload.pod.to_json()));
-            Some(simulate_one(
-                &ctx, cluster, settings, i, &workload, pristine,
-            ))
-        })
-        .collect();
-    let mut workloads = Vec::with_capacity(per_workload.len());
-    for (result, found) in per_workload {
-        workloads.push(result);
-        diagnostics.extend(found);
+/// Everything the simulation of one workload reads, prepared once per run
+/// (or once per policy set, for `serve`).
+#[derive(Clone, Copy)]
+pub struct Simulator<'a> {
+    pub objects: &'a [Object],
+    pub catalog: &'a Catalog,
+    pub policies: &'a [Policy],
+    pub namespaces: &'a Namespaces,
+    pub cluster: &'a Cluster,
+    pub settings: &'a Settings,
+}
+
+/// One injector's mutation of a workload's pod: the pods before and after
+/// it (indices into [`WorkloadFacts::pods`]) and what it added.
+#[derive(Debug)]
+pub struct Mutation {
+    pub by: Mutator,
+    pub before: usize,
+    pub after: usize,
+    pub added: Added,
+}
+
+/// Who mutated the pod.
+#[derive(Debug)]
+pub enum Mutator {
+    /// The repository's own injector, with the template (catalogue index).
+    Template(usize),
+    /// A known injector (Istio, Linkerd, …).
+    Known {
+        injector: &'static str,
+        /// Where each added entry landed in the pod after the mutation.
+        placed: Vec<Placed>,
+        /// The pointer of the workload's key that asked for the injection.
+        trigger: Option<String>,
+    },
+}
+
+/// What the simulation of one workload found out: its result, and the facts
+/// the rules judge before the result is kept (the pods of every mutation
+/// among them, which a large run must not keep).
+#[derive(Debug)]
+pub struct WorkloadFacts<'w> {
+    pub workload: Workload<'w>,
+    pub result: WorkloadResult,
+    /// What the own injector's decision ran into.
+    pub problems: Vec<Problem>,
+    /// Parameter annotations the template rejects (their defaults are used).
+    pub rejected: Vec<RejectedParameter>,
+    /// The own injection would make a pod too large to store: the
+    /// template's id and the measure.
+    pub too_large: Option<(String, TooLarge)>,
+    /// The pod as created, then the pod after each mutation (copied only
+    /// when an injector mutates it).
+    pub pods: Vec<Value>,
+    pub mutations: Vec<Mutation>,
+    /// The last pod that is kept (`None`: the pod stays as written).
+    pub kept: Option<usize>,
+    /// Known injectors that skip only because an earlier one's sidecar is
+    /// there: on the pod as written they would inject.
+    pub displaced: Vec<&'static str>,
+    /// Whether the own injector injects a template that intercepts traffic.
+    pub own_intercepts: bool,
+}
+
+impl WorkloadFacts<'_> {
+    /// The injected pod that is kept, when any.
+    pub fn pod_after(&self) -> Option<&Value> {
+        self.kept.map(|k| &self.pods[k])
     }
-    let live = if settings.manual_injector.is_none() {
-        let (found, live) = drift::check(ws, &workloads, cluster, default_namespace);
-        diagnostics.extend(found);
-        live
-    } else {
-        None
-    };
-    Simulation {
-        workloads,
-        diagnostics,
-        live,
+
+    /// The result, with the pods before and after injection when the pod
+    /// is injected (the others are dropped).
+    pub fn into_result(mut self) -> WorkloadResult {
+        if let Some(kept) = self.kept {
+            self.result.pod_after = Some(std::mem::take(&mut self.pods[kept]));
+            self.result.pod_before = Some(std::mem::take(&mut self.pods[0]));
+        }
+        self.result
     }
 }
 
-fn simulate_one(
-    ctx: &Context<'_>,
-    cluster: &Cluster,
-    settings: &Settings,
-    index: usize,
-    workload: &Workload<'_>,
-    // The pod before any injection, when it differs from the workload's
-    // pod as read (a live pod: see `drift::pristine`).
-    pristine: Option<Value>,
-) -> (WorkloadResult, Vec<Diagnostic>) {
-    let object = workload.object;
-    if settings.known_only() {
-        return manual_one(ctx, cluster, settings, index, workload);
+impl<'a> Simulator<'a> {
+    fn context(&self) -> Context<'a> {
+        Context {
+            objects: self.objects,
+            catalog: self.catalog,
+            policies: self.policies,
+            namespaces: self.namespaces,
+        }
     }
-    let mut decision = decide::decide(ctx, workload);
-    if !settings.own_only() {
-        decision
-            .diagnostics
-            .extend(crate::rules::double_injection::check(
-                ctx.objects,
-                &cluster.webhooks,
-                ctx.namespaces,
-                workload,
-            ));
+
+    /// The simulation of `objects[index]`, when it is a workload; `live`:
+    /// it was read from a cluster.
+    pub fn object(&self, index: usize, live: bool) -> Option<WorkloadFacts<'a>> {
+        let object = &self.objects[index];
+        let workload = Workload::resolve(object, self.objects, &self.settings.default_namespace)?;
+        // A pod read from a cluster runs as injected: simulate it as its
+        // controller would create it again.
+        let pristine =
+            (live && object.kind == "Pod").then(|| drift::pristine(&workload.pod.to_json()));
+        Some(self.workload(index, workload, pristine))
     }
-    let mut pod_before = None;
-    let mut pod_after = None;
-    let mut added = None;
-    let policy_name = decision.policy.map(|i| ctx.policies[i].display_name());
-    let template = decision.template.and_then(|i| ctx.catalog.resolved(i));
-    let as_created = || pristine.clone().unwrap_or_else(|| workload.pod.to_json());
-    let template = match (decision.outcome, template) {
-        (Outcome::Inject, Some(t)) => Some(t),
-        _ => None,
-    };
-    let mut injected = None;
-    if let Some(template) = template {
-        let before = as_created();
-        match mutate::inject(
-            &before,
-            template,
-            policy_name.as_deref(),
-            &PodFacts {
-                name: &object.name,
-                namespace: &workload.namespace,
-                service_account: &workload.service_account,
-            },
-            catalog::check_value,
-        ) {
-            Ok(injection) => injected = Some((template, before, injection)),
-            // Measured, not built: the pod would be too large to store.
-            Err(too_large) => {
-                let id = template.id();
-                decision.outcome = Outcome::Deny;
-                decision.reasons.push(format!(
-                    "template {id} would make a pod of at least {} bytes of JSON, over the limit of {} (INJ312): the injector does not build it and rejects the pod",
-                    too_large.at_least, too_large.limit
-                ));
-                // At the workload's name, as INJ310.
-                let (file, span) = match workload.pod_object.root.lookup_pointer("/metadata/name") {
-                    Some((node, _)) => (workload.pod_object.file, node.span.clone()),
-                    None => (object.file, object.name_span()),
-                };
-                decision.diagnostics.push(
-                    injected_pod_too_large::new(&workload.display_name(), &id, &too_large)
-                        .at(file, span)
-                        .object(Some(object.object_ref(&workload.namespace)))
-                        .path("/metadata/name"),
-                );
+
+    /// The simulation of `object`, a workload that is not among the inputs
+    /// (an admission request's pod); `None` without a pod template.
+    pub fn single<'w>(&self, object: &'w Object) -> Option<WorkloadFacts<'w>> {
+        let workload = Workload::of(object, &self.settings.default_namespace)?;
+        Some(self.workload(usize::MAX, workload, None))
+    }
+
+    /// The simulation of `workload` (`index`: its object among the inputs).
+    /// `pristine`: the pod before any injection, when it differs from the
+    /// workload's pod as read (a live pod: see `drift::pristine`).
+    pub fn workload<'w>(
+        &self,
+        index: usize,
+        workload: Workload<'w>,
+        pristine: Option<Value>,
+    ) -> WorkloadFacts<'w> {
+        let mut facts = WorkloadFacts {
+            result: WorkloadResult::new(index, &workload, Vec::new()),
+            workload,
+            problems: Vec::new(),
+            rejected: Vec::new(),
+            too_large: None,
+            pods: Vec::new(),
+            mutations: Vec::new(),
+            kept: None,
+            displaced: Vec::new(),
+            own_intercepts: false,
+        };
+        if self.settings.known_only() {
+            // `--injector NAME`: that known injector alone, without the gate,
+            // on the pod as read.
+            known::run(self, &mut facts, None);
+            return facts;
+        }
+        let mut pristine = pristine;
+        self.own(&mut facts, &mut pristine);
+        if !self.settings.own_only() {
+            known::run(self, &mut facts, pristine);
+        }
+        facts
+    }
+
+    /// The repository's own injector.
+    fn own(&self, facts: &mut WorkloadFacts<'_>, pristine: &mut Option<Value>) {
+        let ctx = self.context();
+        let workload = &facts.workload;
+        let object = workload.object;
+        let mut decision = decide::decide(&ctx, workload);
+        let policy_name = decision.policy.map(|i| self.policies[i].display_name());
+        let template = match decision.outcome {
+            Outcome::Inject => decision.template.and_then(|i| self.catalog.resolved(i)),
+            _ => None,
+        };
+        let mut added = None;
+        if let Some(template) = template {
+            let before = pristine.take().unwrap_or_else(|| workload.pod.to_json());
+            let injected = mutate::inject(
+                &before,
+                template,
+                policy_name.as_deref(),
+                &PodFacts {
+                    name: &object.name,
+                    namespace: &workload.namespace,
+                    service_account: &workload.service_account,
+                },
+                catalog::check_value,
+            );
+            facts.pods.push(before);
+            match injected {
+                Ok(injection) => {
+                    for rejected in &injection.rejected {
+                        decision.reasons.push(format!(
+                            "parameter {} uses its default: annotation {} is rejected ({})",
+                            rejected.parameter, rejected.annotation, rejected.problem
+                        ));
+                    }
+                    facts.rejected = injection.rejected;
+                    facts.pods.push(injection.pod);
+                    facts.mutations.push(Mutation {
+                        by: Mutator::Template(decision.template.expect("a resolved template")),
+                        before: 0,
+                        after: 1,
+                        added: injection.added.clone(),
+                    });
+                    if injection.collisions.is_empty() {
+                        added = Some(injection.added);
+                        facts.kept = Some(1);
+                    } else {
+                        // Never emit a pod the API server refuses: `render`
+                        // leaves the workload as written and `serve` rejects
+                        // the pod, saying why.
+                        decision.outcome = Outcome::Deny;
+                        decision
+                            .reasons
+                            .extend(injection.collisions.iter().map(|c| c.reason()));
+                    }
+                }
+                // Measured, not built: the pod would be too large to store.
+                Err(too_large) => {
+                    let id = template.id();
+                    decision.outcome = Outcome::Deny;
+                    decision.reasons.push(format!(
+                        "template {id} would make a pod of at least {} bytes of JSON, over the limit of {} (INJ312): the injector does not build it and rejects the pod",
+                        too_large.at_least, too_large.limit
+                    ));
+                    facts.too_large = Some((id, too_large));
+                }
             }
         }
-    }
-    if let Some((template, before, injection)) = injected {
-        for rejected in &injection.rejected {
-            let at = workload
-                .pod
-                .get("metadata")
-                .and_then(|m| m.get("annotations"))
-                .and_then(|a| a.get(&rejected.annotation))
-                .map_or_else(|| object.name_span(), |n| n.span.clone());
-            decision.diagnostics.push(
-                parameter_value_rejected::annotation(&workload.display_name(), rejected)
-                    .at(workload.pod_object.file, at)
-                    .object(Some(object.object_ref(&workload.namespace))),
-            );
-            decision.reasons.push(format!(
-                "parameter {} uses its default: annotation {} is rejected ({})",
-                rejected.parameter, rejected.annotation, rejected.problem
-            ));
-        }
-        let no_labels = Labels::new();
-        let namespace_labels = ctx
-            .namespaces
-            .get(&workload.namespace)
-            .map_or(&no_labels, |ns| &ns.labels);
-        decision
-            .diagnostics
-            .extend(checks::check_injected(&CheckInput {
-                workload,
-                objects: ctx.objects,
-                limit_objects: &cluster.limit_objects,
-                namespace_labels,
-                origin: checks::Origin::Template {
-                    catalog: ctx.catalog,
-                    template,
-                },
-                pod_before: &before,
-                pod_after: &injection.pod,
-                added: &injection.added,
-                kubernetes_version: settings.kubernetes_version,
-            }));
-        if injection.collisions.is_empty() {
-            added = Some(injection.added);
-            pod_after = Some(injection.pod);
-            pod_before = Some(before);
-        } else {
-            // Never emit a pod the API server refuses: `render` leaves the
-            // workload as written and `serve` rejects the pod, saying why.
-            decision.outcome = Outcome::Deny;
-            decision
-                .reasons
-                .extend(injection.collisions.iter().map(|c| c.reason()));
+        facts.own_intercepts =
+            decision.outcome == Outcome::Inject && template.is_some_and(|t| t.intercepts_traffic);
+        facts.problems = decision.problems;
+        // Without any policy or template the repository has no injector of
+        // its own: nothing points it at the workload, so it stays out of the
+        // list.
+        if !self.policies.is_empty() || !self.catalog.templates.is_empty() {
+            facts.result.injectors.push(InjectorResult {
+                injector: OWN_INJECTOR,
+                decision: decision.outcome,
+                policy: policy_name,
+                template: decision.template.map(|i| self.catalog.templates[i].id()),
+                added,
+                reasons: decision.reasons,
+            });
         }
     }
-    let own_intercepts =
-        decision.outcome == Outcome::Inject && template.is_some_and(|t| t.intercepts_traffic);
-    // Without any policy or template the repository has no injector of its
-    // own: nothing points it at the workload, so it stays out of the list.
-    let own_present = !ctx.policies.is_empty() || !ctx.catalog.templates.is_empty();
-    let mut injectors = vec![InjectorResult {
-        injector: OWN_INJECTOR,
-        decision: decision.outcome,
-        policy: policy_name,
-        template: decision.template.map(|i| ctx.catalog.templates[i].id()),
-        added,
-        reasons: decision.reasons,
-    }];
-    if !own_present {
-        injectors.clear();
-    }
-    let mut diagnostics = decision.diagnostics;
-    if settings.own_only() {
-        let result = WorkloadResult::new(index, workload, injectors, pod_before, pod_after);
-        return (result, diagnostics);
-    }
-    let start = pod_after.as_ref().or(pristine.as_ref());
-    let known = known::run(ctx.objects, cluster, settings, workload, start);
-    let displaced = known.displaced;
-    injectors.extend(known.results);
-    diagnostics.extend(known.diagnostics);
-    if let Some(after) = known.pod_after {
-        pod_before.get_or_insert_with(as_created);
-        pod_after = Some(after);
-    }
-    let result = WorkloadResult::new(index, workload, injectors, pod_before, pod_after);
-    diagnostics.extend(known::combined_checks(
-        &result,
-        own_intercepts,
-        &displaced,
-        workload,
-    ));
-    (result, diagnostics)
-}
-
-/// `--injector NAME`: only that known injector, without the webhook gate.
-fn manual_one(
-    ctx: &Context<'_>,
-    cluster: &Cluster,
-    settings: &Settings,
-    index: usize,
-    workload: &Workload<'_>,
-) -> (WorkloadResult, Vec<Diagnostic>) {
-    let known = known::run(ctx.objects, cluster, settings, workload, None);
-    let pod_before = known.pod_after.as_ref().map(|_| workload.pod.to_json());
-    let result = WorkloadResult::new(index, workload, known.results, pod_before, known.pod_after);
-    (result, known.diagnostics)
-}
-
-/// Checks of the policies themselves: INJ107 (a namespaced policy with a
-/// namespaceSelector) and INJ106 (a namespace opted in that nothing covers).
-fn check_policies(
-    ws: &Workspace,
-    catalog: &Catalog,
-    policies: &[Policy],
-    namespaces: &Namespaces,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for policy in policies {
-        let object = &ws.objects[policy.object];
-        if let (Some(namespace), Some(_)) = (&policy.namespace, &policy.spec.namespace_selector) {
-            let at = object
-                .root
-                .lookup_pointer("/spec/namespaceSelector")
-                .and_then(|(_, key)| key)
-                .unwrap_or_else(|| object.name_span());
-            out.push(
-                namespaced_policy_reach::namespace_selector(&policy.name, namespace)
-                    .at(object.file, at)
-                    .object(Some(object.object_ref(namespace)))
-                    .path("/spec/namespaceSelector"),
-            );
-        }
-        out.extend(catalog::check_policy_references(ws, catalog, policy));
-    }
-    let mut opted_in: Vec<_> = namespaces
-        .iter()
-        .filter(|(_, ns)| ns.labels.get(NAMESPACE_LABEL).map(String::as_str) == Some("enabled"))
-        .collect();
-    opted_in.sort_by_key(|(name, _)| name.as_str());
-    for (name, ns) in opted_in {
-        let covered = policies
-            .iter()
-            .any(|p| p.covers_namespace(name, &ns.labels));
-        if let (false, Some(object)) = (covered, ns.object) {
-            let object = &ws.objects[object];
-            let pointer = format!("/metadata/labels/{}", NAMESPACE_LABEL.replace('/', "~1"));
-            let at = object
-                .root
-                .lookup_pointer(&pointer)
-                .and_then(|(_, key)| key)
-                .unwrap_or_else(|| object.name_span());
-            out.push(
-                uncovered_namespace::new(name)
-                    .at(object.file, at)
-                    .object(Some(object.object_ref("")))
-                    .path(pointer),
-            );
-        }
-    }
-    out
 }

@@ -3,16 +3,12 @@
 //! `render` use, without loading, checking or resolving the policies again.
 
 use crate::config::Config;
-use crate::diagnostic::Diagnostic;
 use crate::injectors::own::catalog::Catalog;
-use crate::injectors::own::decide::Context;
 use crate::injectors::own::policy::Policy;
 use crate::load::Workspace;
-use crate::model::Object;
 use crate::model::namespace::Namespaces;
-use crate::model::workload::Workload;
 
-use super::{Cluster, OWN_INJECTOR, Settings, WorkloadResult, simulate_one};
+use super::{Cluster, OWN_INJECTOR, Settings, Simulator};
 
 /// Policies and templates, resolved, with the settings of the runs.
 #[derive(Debug)]
@@ -59,28 +55,16 @@ impl PolicySet {
         (self.policies.len(), self.catalog.templates.len())
     }
 
-    /// The repository's own injector on `object` (a workload that is not part
-    /// of the set), in a cluster whose namespaces are `namespaces`. `None`
-    /// when `object` has no pod template.
-    pub fn simulate(
-        &self,
-        object: &Object,
-        namespaces: &Namespaces,
-    ) -> Option<(WorkloadResult, Vec<Diagnostic>)> {
-        let ctx = Context {
+    /// The simulator of this set in a cluster whose namespaces are
+    /// `namespaces` (an admission request's view of them).
+    pub fn simulator<'a>(&'a self, namespaces: &'a Namespaces) -> Simulator<'a> {
+        Simulator {
             objects: &self.workspace.objects,
             catalog: &self.catalog,
             policies: &self.policies,
             namespaces,
-        };
-        let workload = Workload::of(object, &self.settings.default_namespace)?;
-        Some(simulate_one(
-            &ctx,
-            &self.cluster,
-            &self.settings,
-            usize::MAX,
-            &workload,
-            None,
-        ))
+            cluster: &self.cluster,
+            settings: &self.settings,
+        }
     }
 }

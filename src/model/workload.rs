@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Object;
 use super::selector::Labels;
-use crate::yaml::Node;
+use crate::yaml::{Entry, Node};
 
 /// Kinds that carry pods, and where their pod template lives (a JSON pointer
 /// from the object root; empty for a Pod, which is its own template).
@@ -135,6 +135,11 @@ impl<'a> Workload<'a> {
         ))
     }
 
+    /// The pod template's annotation `key`, as written.
+    pub fn pod_annotation(&self, key: &str) -> Option<&'a Entry> {
+        self.pod.get("metadata")?.get("annotations")?.entry(key)
+    }
+
     /// `Kind/namespace/name`, for tables and reasons.
     pub fn display_name(&self) -> String {
         format!(
@@ -152,6 +157,27 @@ pub fn string_map(node: Option<&Node>) -> BTreeMap<String, String> {
         .flatten()
         .filter_map(|e| e.value.as_str().map(|v| (e.key.clone(), v.to_owned())))
         .collect()
+}
+
+/// `labels` or `annotations` of a pod template as JSON.
+pub fn json_string_map(pod: &serde_json::Value, field: &str) -> Labels {
+    pod.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    // A bool where Kubernetes wants a string (INJ201 says
+                    // so) still reads as its text.
+                    let text = match v {
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        other => other.as_str()?.to_owned(),
+                    };
+                    Some((k.clone(), text))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::injectors::own::mutate::TooLarge;
+use crate::model::workload::Workload;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ312",
@@ -40,4 +41,17 @@ pub fn new(workload: &str, template: &str, too_large: &TooLarge) -> Diagnostic {
     )
     .label("its pods would be too large once injected")
     .help("shrink what the template adds: every string that names `${params.NAME}` gets a copy of the value, so a long default or annotation value repeated in many strings multiplies; move bulky data into a ConfigMap mounted as a volume")
+}
+
+/// INJ312 for `workload` and `template`, at the workload's name (as INJ310).
+pub fn at_workload(workload: &Workload<'_>, template: &str, too_large: &TooLarge) -> Diagnostic {
+    let object = workload.object;
+    let (file, span) = match workload.pod_object.root.lookup_pointer("/metadata/name") {
+        Some((node, _)) => (workload.pod_object.file, node.span.clone()),
+        None => (object.file, object.name_span()),
+    };
+    new(&workload.display_name(), template, too_large)
+        .at(file, span)
+        .object(Some(object.object_ref(&workload.namespace)))
+        .path("/metadata/name")
 }

@@ -46,6 +46,7 @@ pub mod quota_cannot_hold_sidecars;
 pub mod rejected_injector_value;
 pub mod schema_violation;
 pub mod sidecar_already_present;
+pub mod simulation;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
 pub mod template_inheritance_too_deep;

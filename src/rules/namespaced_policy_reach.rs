@@ -1,6 +1,8 @@
 //! INJ107: a namespaced InjectionPolicy that reaches outside its namespace.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::injectors::own::policy::Policy;
+use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ107",
@@ -19,4 +21,28 @@ pub fn namespace_selector(policy: &str, namespace: &str) -> Diagnostic {
     )
     .label("ignored: namespaced policies cannot select namespaces")
     .help("remove `namespaceSelector`, or make it a ClusterInjectionPolicy owned by the platform team")
+}
+
+/// INJ107 for every namespaced policy with a `namespaceSelector`, at the
+/// selector's key.
+pub fn check(objects: &[Object], policies: &[Policy]) -> Vec<Diagnostic> {
+    policies
+        .iter()
+        .filter_map(|policy| {
+            let namespace = policy.namespace.as_ref()?;
+            policy.spec.namespace_selector.as_ref()?;
+            let object = &objects[policy.object];
+            let at = object
+                .root
+                .lookup_pointer("/spec/namespaceSelector")
+                .and_then(|(_, key)| key)
+                .unwrap_or_else(|| object.name_span());
+            Some(
+                namespace_selector(&policy.name, namespace)
+                    .at(object.file, at)
+                    .object(Some(object.object_ref(namespace)))
+                    .path("/spec/namespaceSelector"),
+            )
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@ use crate::injectors::own::Parameter;
 use crate::injectors::own::catalog::{Catalog, MergedParameter, check_value, compiled};
 use crate::injectors::own::mutate::RejectedParameter;
 use crate::model::Object;
+use crate::model::workload::Workload;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ104",
@@ -43,6 +44,17 @@ pub fn annotation(workload: &str, rejected: &RejectedParameter) -> Diagnostic {
     )
     .label("rejected value")
     .help("use a value the parameter's pattern or enum accepts, or remove the annotation to get the default")
+}
+
+/// INJ104 for a rejected parameter annotation of `workload`, at its value.
+pub fn at_annotation(workload: &Workload<'_>, rejected: &RejectedParameter) -> Diagnostic {
+    let object = workload.object;
+    let at = workload
+        .pod_annotation(&rejected.annotation)
+        .map_or_else(|| object.name_span(), |entry| entry.value.span.clone());
+    annotation(&workload.display_name(), rejected)
+        .at(workload.pod_object.file, at)
+        .object(Some(object.object_ref(&workload.namespace)))
 }
 
 /// Defaults that fail their parameter's check, and patterns that do not

@@ -1,6 +1,7 @@
 //! INJ210: a pod override that its policy does not allow.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::workload::Workload;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ210",
@@ -21,4 +22,17 @@ pub fn new(workload: &str, annotation: &str, policy: &str) -> Diagnostic {
     .help(format!(
         "remove the annotation, or ask the owners of `{policy}` for an exception (a policy with higher priority for this workload)"
     ))
+}
+
+/// INJ210 for `workload`'s `annotation`, at its key (else the workload's
+/// name); `policy`: the display name of the policy that forbids it.
+pub fn at_annotation(workload: &Workload<'_>, annotation: &str, policy: &str) -> Diagnostic {
+    let object = workload.object;
+    let (file, at) = match workload.pod_annotation(annotation) {
+        Some(entry) => (workload.pod_object.file, entry.key_span.clone()),
+        None => (object.file, object.name_span()),
+    };
+    new(&workload.display_name(), annotation, policy)
+        .at(file, at)
+        .object(Some(object.object_ref(&workload.namespace)))
 }

@@ -1,6 +1,7 @@
 //! INJ105: a workload whose namespace is unknown.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::workload::Workload;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ105",
@@ -21,4 +22,16 @@ pub fn new(workload: &str, namespace: &str) -> Diagnostic {
     .help(format!(
         "add the Namespace `{namespace}` manifest to the linted paths (or to `policies:` in .kubectl-inject.yaml)"
     ))
+}
+
+/// INJ105 for `workload`, at its `metadata.namespace` (else its name).
+pub fn at_workload(workload: &Workload<'_>) -> Diagnostic {
+    let object = workload.object;
+    let at = object
+        .root
+        .lookup_pointer("/metadata/namespace")
+        .map_or_else(|| object.name_span(), |(node, _)| node.span.clone());
+    new(&workload.display_name(), &workload.namespace)
+        .at(object.file, at)
+        .object(Some(object.object_ref(&workload.namespace)))
 }

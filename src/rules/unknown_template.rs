@@ -10,6 +10,7 @@ use crate::injectors::own::TemplateRef;
 use crate::injectors::own::catalog::{Catalog, Parent};
 use crate::injectors::own::policy::Policy;
 use crate::model::Object;
+use crate::model::workload::Workload;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ101",
@@ -161,4 +162,34 @@ pub fn check_policy(catalog: &Catalog, objects: &[Object], policy: &Policy) -> V
         );
     }
     out
+}
+
+/// INJ101 for the template `workload`'s own annotation names, at the
+/// annotation's value (`None` when the annotation is not in the file).
+pub fn annotated(
+    catalog: &Catalog,
+    workload: &Workload<'_>,
+    reference: &TemplateRef,
+) -> Option<Diagnostic> {
+    use crate::injectors::own::decide::TEMPLATE_ANNOTATION;
+    let at = workload
+        .pod_annotation(TEMPLATE_ANNOTATION)?
+        .value
+        .span
+        .clone();
+    let object = workload.object;
+    Some(
+        missing(
+            catalog,
+            reference,
+            Some(&workload.namespace),
+            &format!(
+                "{}: annotation {TEMPLATE_ANNOTATION} names template",
+                workload.display_name()
+            ),
+            "the injector rejects the pod at admission",
+        )
+        .at(workload.pod_object.file, at)
+        .object(Some(object.object_ref(&workload.namespace))),
+    )
 }

@@ -161,9 +161,12 @@ fn decide(
     let Some(object) = Object::from_root(FileId(u32::MAX), 0, Node::from_json(&workload)) else {
         return error("the pod has no apiVersion or kind".into());
     };
-    let Some((result, diagnostics)) = loaded.set.simulate(&object, &namespaces) else {
+    let simulator = loaded.set.simulator(&namespaces);
+    let Some(facts) = simulator.single(&object) else {
         return error("the pod has no pod template the injector can read".into());
     };
+    let diagnostics = crate::rules::simulation::check_workload(&simulator, &facts);
+    let result = facts.into_result();
     let Some(own) = result
         .injectors
         .into_iter()

@@ -233,6 +233,24 @@ pub struct PodKey<'a> {
     pub pointer: String,
 }
 
+/// The pointer of the first pod-template label or annotation of `injector`
+/// (what asked for the injection), from the root of the object holding the
+/// pod template.
+pub fn trigger_pointer(workload: &Workload<'_>, injector: &str) -> Option<String> {
+    let known = vocabulary().injector(injector)?;
+    let metadata = workload.pod.get("metadata")?;
+    ["labels", "annotations"].into_iter().find_map(|field| {
+        metadata.get(field)?.as_map()?.iter().find_map(|entry| {
+            known.key(&entry.key)?;
+            Some(format!(
+                "{}/metadata/{field}/{}",
+                workload.pod_path,
+                crate::yaml::pointer::escape(&entry.key)
+            ))
+        })
+    })
+}
+
 /// The label and annotation keys of `object`'s pod template (none for kinds
 /// without pods).
 pub fn pod_keys<'a>(object: &'a Object, default_namespace: &str) -> Vec<PodKey<'a>> {

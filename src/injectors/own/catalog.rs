@@ -33,7 +33,6 @@ use std::sync::{OnceLock, RwLock};
 use serde_json::Value;
 
 use super::template::{Parameter, Section, Template, TemplateRef};
-use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::source::FileId;
 
@@ -300,17 +299,8 @@ pub struct Catalog {
 pub const MAX_INHERITANCE_DEPTH: usize = 32;
 
 impl Catalog {
-    /// Reads every SidecarTemplate among `objects`, resolves inheritance and
-    /// reports INJ101 (unknown parent), INJ102 (cycles), INJ104 (a default
-    /// failing its pattern/enum), INJ108 (unknown `${…}`) and INJ111 (too
-    /// deep).
-    pub fn build(objects: &[Object]) -> (Catalog, Vec<Diagnostic>) {
-        let catalog = Catalog::new(objects);
-        let diagnostics = catalog.diagnostics(objects, "default");
-        (catalog, diagnostics)
-    }
-
-    /// The catalogue without its findings.
+    /// Reads every SidecarTemplate among `objects` and resolves their
+    /// inheritance (the rules report what is wrong with them).
     pub fn new(objects: &[Object]) -> Catalog {
         let templates: Vec<Template> = objects
             .iter()
@@ -376,37 +366,6 @@ impl Catalog {
             .map(|_| OnceLock::new())
             .collect();
         catalog
-    }
-
-    /// The findings about the templates: INJ101 (`extends`), INJ102, INJ104
-    /// (defaults and patterns), INJ108, INJ111.
-    pub fn diagnostics(&self, objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
-        use crate::rules::{
-            parameter_value_rejected, template_inheritance_cycle, template_inheritance_too_deep,
-            unknown_interpolation, unknown_template,
-        };
-        let mut out = unknown_template::check_extends(self, objects, default_namespace);
-        out.extend(template_inheritance_cycle::check(
-            self,
-            objects,
-            default_namespace,
-        ));
-        out.extend(template_inheritance_too_deep::check(
-            self,
-            objects,
-            default_namespace,
-        ));
-        out.extend(parameter_value_rejected::check_defaults(
-            self,
-            objects,
-            default_namespace,
-        ));
-        out.extend(unknown_interpolation::check(
-            self,
-            objects,
-            default_namespace,
-        ));
-        out
     }
 
     /// The template `reference` names, seen from `namespace`: a template of
@@ -910,27 +869,18 @@ pub fn compiled(pattern: &str) -> Result<regex::Regex, String> {
     result
 }
 
-/// INJ101 for a policy's `template` and `rollout.template` (the engine calls
-/// this for every policy).
-pub fn check_policy_references(
-    ws: &crate::load::Workspace,
-    catalog: &Catalog,
-    policy: &super::policy::Policy,
-) -> Vec<Diagnostic> {
-    crate::rules::unknown_template::check_policy(catalog, &ws.objects, policy)
-}
-
-/// Every template finding of a run (INJ101 for `extends`, INJ102, INJ104 for
-/// defaults, INJ108, INJ111): what `lint` calls.
-pub fn check(objects: &[Object], default_namespace: &str) -> Vec<Diagnostic> {
-    Catalog::new(objects).diagnostics(objects, default_namespace)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The catalogue and the rules' findings about its templates.
+    fn build(objects: &[Object]) -> (Catalog, Vec<crate::diagnostic::Diagnostic>) {
+        let catalog = Catalog::new(objects);
+        let found = crate::rules::simulation::template_findings(&catalog, objects, "default");
+        (catalog, found)
+    }
     use crate::source::FileId;
 
     fn objects(yaml_docs: &[&str]) -> Vec<Object> {
@@ -1000,7 +950,7 @@ mod tests {
                 json!({"version": "1.0.0", "extends": "proxy@2.0.0"}),
             ),
         ]);
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(catalog.find(&r("proxy"), "shop"), Some(1));
         assert_eq!(catalog.find(&r("proxy@1.0.0"), "shop"), Some(0));
@@ -1020,7 +970,7 @@ mod tests {
             &template("proxy", Some("shop"), json!({"version": "0.1.0"})),
             &template("agent", Some("shop"), json!({"version": "2.0.0"})),
         ]);
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         assert!(diagnostics.is_empty());
         // Highest version by semver, not by text.
         assert_eq!(catalog.find(&r("proxy"), "cart"), Some(1));
@@ -1105,7 +1055,7 @@ mod tests {
                 }),
             ),
         ]);
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let leaf = catalog.resolved(2).expect("resolves");
         assert_eq!(leaf.id(), "leaf@3.0.0");
@@ -1196,7 +1146,7 @@ mod tests {
                 json!({"version": "1.0.0", "extends": "ns-base"}),
             ),
         ]);
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         assert_eq!(catalog.cycles, [vec![0, 1], vec![2]]);
         for i in 0..6 {
             assert!(catalog.resolved(i).is_none(), "{i}");
@@ -1239,7 +1189,7 @@ mod tests {
     fn a_deep_chain_costs_linear_time_and_merges_nothing_up_front() {
         let objs = chain(10_000);
         let started = std::time::Instant::now();
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         let took = started.elapsed();
         // Each template is visited a bounded number of times: depths are
         // known without walking each lineage to its root.
@@ -1294,7 +1244,7 @@ mod tests {
                 json!({"version": "1.0.0", "extends": "t-32@1.0.0"}),
             ),
         ]));
-        let (catalog, diagnostics) = Catalog::build(&objs);
+        let (catalog, diagnostics) = build(&objs);
         assert_eq!(MAX_INHERITANCE_DEPTH, 32);
         for i in 0..=32 {
             assert!(catalog.resolves(i), "{i}");

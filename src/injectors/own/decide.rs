@@ -2,14 +2,10 @@
 //! "The decision, in order" lists it. Every step that matters becomes a
 //! reason in the report.
 
-use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::model::namespace::{Namespaces, is_system};
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
-use crate::rules::{
-    pod_override_not_allowed, policy_conflict, unknown_namespace, unknown_template,
-};
 
 use super::catalog::{Catalog, MAX_INHERITANCE_DEPTH};
 use super::policy::{Action, Policy, rollout_bucket};
@@ -55,7 +51,30 @@ pub struct Decision {
     /// Index into the catalogue of the template to inject.
     pub template: Option<usize>,
     pub reasons: Vec<String>,
-    pub diagnostics: Vec<Diagnostic>,
+    /// What the decision ran into, in order, for the rules to report.
+    pub problems: Vec<Problem>,
+}
+
+/// Something a decision ran into that a rule reports (the decision's
+/// reasons say what the injector does about it).
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// The workload's namespace is not among the inputs while policies may
+    /// read its labels (INJ105).
+    UnknownNamespace,
+    /// Policies tied at the top disagree (INJ103): the tied policies, and
+    /// each one's display name and what it would do.
+    PolicyTie {
+        tied: Vec<usize>,
+        outcomes: Vec<(String, String)>,
+    },
+    /// A pod annotation that the winning policy does not allow (INJ210).
+    OverrideNotAllowed {
+        annotation: &'static str,
+        policy: usize,
+    },
+    /// The pod's own template annotation names no template (INJ101).
+    MissingTemplate { reference: TemplateRef },
 }
 
 /// Everything a decision reads.
@@ -73,7 +92,7 @@ impl Decision {
             policy: None,
             template: None,
             reasons: Vec::new(),
-            diagnostics: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -87,7 +106,6 @@ impl Decision {
 /// Decides for `workload`.
 pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
     let object = workload.object;
-    let name = workload.display_name();
 
     // 1. Pods the injector never touches.
     if workload.host_network {
@@ -102,22 +120,14 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
         ));
     }
 
-    let mut diagnostics = Vec::new();
+    let mut problems = Vec::new();
     let no_labels = Labels::new();
     let namespace_labels = match ctx.namespaces.get(&workload.namespace) {
         Some(ns) => &ns.labels,
         // Namespace labels only matter when some policy may read them.
         None if ctx.policies.is_empty() => &no_labels,
         None => {
-            let at = object
-                .root
-                .lookup_pointer("/metadata/namespace")
-                .map_or_else(|| object.name_span(), |(node, _)| node.span.clone());
-            diagnostics.push(
-                unknown_namespace::new(&name, &workload.namespace)
-                    .at(object.file, at)
-                    .object(Some(object.object_ref(&workload.namespace))),
-            );
+            problems.push(Problem::UnknownNamespace);
             &no_labels
         }
     };
@@ -128,7 +138,7 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
             "namespace `{}` is labelled {NAMESPACE_LABEL}=disabled",
             workload.namespace
         ));
-        d.diagnostics = diagnostics;
+        d.problems = problems;
         return d;
     }
 
@@ -150,7 +160,7 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
     candidates.sort_by_key(|&i| ctx.policies[i].rank());
 
     let mut decision = Decision::new(Outcome::Skip);
-    decision.diagnostics = diagnostics;
+    decision.problems = problems;
     let winner = candidates.first().copied();
     if let Some(first) = winner {
         let top = &ctx.policies[first];
@@ -176,14 +186,6 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
                 .iter()
                 .map(|&i| (ctx.policies[i].display_name(), outcome_of(&ctx.policies[i])))
                 .collect();
-            let mut d = policy_conflict::new(policy_conflict::message(&name, &outcomes))
-                .at(object.file, object.name_span())
-                .object(Some(object.object_ref(&workload.namespace)));
-            for &i in &tied {
-                let policy_object = &ctx.objects[ctx.policies[i].object];
-                d = d.with_label(policy_object.file, policy_object.name_span(), "tied policy");
-            }
-            decision.diagnostics.push(d);
             decision.outcome = Outcome::Conflict;
             decision.reasons.push(format!(
                 "policies {} tie (priority {}) with different outcomes",
@@ -194,6 +196,9 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
                     .join(", "),
                 top.spec.priority
             ));
+            decision
+                .problems
+                .push(Problem::PolicyTie { tied, outcomes });
             return decision;
         }
         decision.policy = Some(first);
@@ -225,17 +230,13 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
     // 4. Pod overrides.
     let override_allowed = winner.is_none_or(|i| ctx.policies[i].spec.allow_pod_override);
     let pod_override = |key: &str| workload.annotations.get(key).map(String::as_str);
-    let not_allowed = |key: &str, decision: &mut Decision| {
-        let policy = &ctx.policies[winner.expect("only with a winner")];
-        let (file, at) = match annotation_key_span(workload, key) {
-            Some(span) => (workload.pod_object.file, span),
-            None => (object.file, object.name_span()),
-        };
-        decision.diagnostics.push(
-            pod_override_not_allowed::new(&name, key, &policy.display_name())
-                .at(file, at)
-                .object(Some(object.object_ref(&workload.namespace))),
-        );
+    let not_allowed = |key: &'static str, decision: &mut Decision| {
+        let winner = winner.expect("only with a winner");
+        let policy = &ctx.policies[winner];
+        decision.problems.push(Problem::OverrideNotAllowed {
+            annotation: key,
+            policy: winner,
+        });
         decision.reasons.push(format!(
             "annotation {key} ignored: policy `{}` does not allow pod overrides",
             policy.display_name()
@@ -342,43 +343,13 @@ pub fn decide(ctx: &Context<'_>, workload: &Workload<'_>) -> Decision {
                 "template `{reference}` from {source} does not exist; the injector rejects the pod"
             ));
             // Policies' references are checked once per policy; a pod's own
-            // annotation is reported here, at its value.
-            if let Some(at) =
-                annotated.and_then(|_| annotation_value_span(workload, TEMPLATE_ANNOTATION))
-            {
-                decision.diagnostics.push(
-                    unknown_template::missing(
-                        ctx.catalog,
-                        &reference,
-                        Some(&workload.namespace),
-                        &format!("{name}: annotation {TEMPLATE_ANNOTATION} names template"),
-                        "the injector rejects the pod at admission",
-                    )
-                    .at(workload.pod_object.file, at)
-                    .object(Some(object.object_ref(&workload.namespace))),
-                );
+            // annotation is a problem of this decision.
+            if annotated.is_some() {
+                decision
+                    .problems
+                    .push(Problem::MissingTemplate { reference });
             }
         }
     }
     decision
-}
-
-/// Span of an annotation value in the workload's pod template.
-fn annotation_value_span(workload: &Workload<'_>, key: &str) -> Option<std::ops::Range<usize>> {
-    let entry = workload
-        .pod
-        .get("metadata")?
-        .get("annotations")?
-        .entry(key)?;
-    Some(entry.value.span.clone())
-}
-
-/// Span of an annotation key in the workload's pod template.
-fn annotation_key_span(workload: &Workload<'_>, key: &str) -> Option<std::ops::Range<usize>> {
-    workload
-        .pod
-        .get("metadata")?
-        .get("annotations")?
-        .entry(key)
-        .map(|e| e.key_span.clone())
 }
