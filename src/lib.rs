@@ -12,7 +12,6 @@
 
 pub mod baseline;
 pub mod blast_radius;
-pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod deployables;

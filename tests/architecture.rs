@@ -34,7 +34,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("injectors (facts)", &["injectors"]),
     ("simulation (facts)", &["engine"]),
     ("findings as data", &["diagnostic"]),
-    ("rules", &["rules", "checks"]),
+    ("rules", &["rules"]),
     ("suppressions", &["suppress"]),
     ("analysis", &["lint"]),
     (

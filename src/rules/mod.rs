@@ -7,6 +7,8 @@
 
 pub use crate::diagnostic::{DOCS_BASE, Rule};
 
+use crate::diagnostic::Diagnostic;
+
 pub mod build_failed;
 pub mod chart_not_rendered;
 pub mod competing_interceptors;
@@ -21,6 +23,7 @@ pub mod injected_container_without_readiness;
 pub mod injected_container_without_resources;
 pub mod injected_image_unpinned;
 pub mod injected_name_collision;
+pub mod injected_pod;
 pub mod injected_pod_too_large;
 pub mod injected_port_collision;
 mod injection_controls;
@@ -115,6 +118,21 @@ pub static RULES: &[&Rule] = &[
     &unexpected_sidecar::RULE,
     &webhook_misconfigured::RULE,
     &double_injection::RULE,
+];
+
+/// The rules that check each injected pod (one per injector that mutates
+/// it), in the order they run.
+pub static INJECTED_POD_RULES: &[fn(&injected_pod::CheckInput<'_>) -> Vec<Diagnostic>] = &[
+    pod_security_violation::check,
+    injected_name_collision::check,
+    sidecar_already_present::check,
+    injected_port_collision::check,
+    injected_image_unpinned::check,
+    native_sidecar_on_old_kubernetes::check,
+    pod_annotations_too_large::check,
+    quota_cannot_hold_sidecars::check,
+    injected_container_without_resources::check,
+    injected_container_without_readiness::check,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A

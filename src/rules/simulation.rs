@@ -5,7 +5,6 @@
 
 use rayon::prelude::*;
 
-use crate::checks::{self, CheckInput, Origin};
 use crate::diagnostic::Diagnostic;
 use crate::engine::{
     self, Cluster, Mutator, Settings, Simulation, Simulator, WorkloadFacts, WorkloadResult,
@@ -18,8 +17,9 @@ use crate::model::Object;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
 
+use super::injected_pod::{CheckInput, Origin};
 use super::{
-    competing_interceptors, double_injection, init_container_after_proxy_init,
+    INJECTED_POD_RULES, competing_interceptors, double_injection, init_container_after_proxy_init,
     injected_pod_too_large, namespaced_policy_reach, parameter_value_rejected,
     pod_override_not_allowed, policy_conflict, template_inheritance_cycle,
     template_inheritance_too_deep, uncovered_namespace, unknown_interpolation, unknown_namespace,
@@ -164,7 +164,7 @@ pub fn check_workload(sim: &Simulator<'_>, facts: &WorkloadFacts<'_>) -> Vec<Dia
         out.push(parameter_value_rejected::at_annotation(workload, rejected));
     }
     for mutation in &facts.mutations {
-        out.extend(check_injected(sim, facts, mutation));
+        out.extend(check_mutation(sim, facts, mutation));
     }
     if all_injectors {
         out.extend(competing_interceptors::check(facts));
@@ -173,8 +173,16 @@ pub fn check_workload(sim: &Simulator<'_>, facts: &WorkloadFacts<'_>) -> Vec<Dia
     out
 }
 
-/// The injected-pod checks (INJ3xx) on one mutation.
-fn check_injected(
+/// Every injected-pod rule on one pod.
+fn check_injected_pod(input: &CheckInput<'_>) -> Vec<Diagnostic> {
+    INJECTED_POD_RULES
+        .iter()
+        .flat_map(|rule| rule(input))
+        .collect()
+}
+
+/// The injected-pod rules (INJ3xx) on one mutation.
+fn check_mutation(
     sim: &Simulator<'_>,
     facts: &WorkloadFacts<'_>,
     mutation: &engine::Mutation,
@@ -201,7 +209,7 @@ fn check_injected(
                 .namespaces
                 .get(&workload.namespace)
                 .map_or(&no_labels, |ns| &ns.labels);
-            checks::check_injected(&input(
+            check_injected_pod(&input(
                 namespace_labels,
                 Origin::Template {
                     catalog: sim.catalog,
@@ -218,7 +226,7 @@ fn check_injected(
             let display = vocabulary()
                 .injector(injector)
                 .map_or(*injector, |i| i.display.as_str());
-            checks::check_injected(&input(
+            check_injected_pod(&input(
                 &namespace_labels,
                 Origin::Known {
                     injector,

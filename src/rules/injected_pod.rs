@@ -1,6 +1,7 @@
-//! Checks of the injected pod (INJ3xx): does it still pass the namespace's
-//! rules once the sidecars are in? Each rule reads a [`CheckInput`] and
-//! returns diagnostics; none of them walks files or prints.
+//! What the injected-pod rules (INJ3xx) read: does the pod still pass the
+//! namespace's rules once the sidecars are in? Each of those rules (listed
+//! in [`super::INJECTED_POD_RULES`]) reads a [`CheckInput`] and returns
+//! diagnostics; none of them walks files or prints.
 //!
 //! The injected entries are found by position: the mutation puts the
 //! template's init containers first in `initContainers` (then its sidecars
@@ -17,21 +18,12 @@ use serde_json::Value;
 use crate::diagnostic::{Diagnostic, ObjectRef};
 use crate::injectors::known::additions::Placed;
 use crate::injectors::own::catalog::{Catalog, ResolvedTemplate};
-use crate::injectors::own::mutate::Added;
+use crate::injectors::own::mutate::{Added, STATUS_ANNOTATION};
 use crate::injectors::own::template::Section;
 use crate::model::Object;
 use crate::model::selector::Labels;
 use crate::model::workload::Workload;
 use crate::source::FileId;
-
-mod annotations;
-mod images;
-mod names;
-mod native;
-mod pod_security;
-mod ports;
-mod quota;
-mod resources;
 
 /// Where the injected entries come from.
 #[derive(Clone, Copy)]
@@ -74,19 +66,6 @@ pub struct CheckInput<'a> {
     pub added: &'a Added,
     /// The configured Kubernetes version (`kubernetesVersion`), major and minor.
     pub kubernetes_version: Option<(u64, u64)>,
-}
-
-/// Runs every post-injection check.
-pub fn check_injected(input: &CheckInput<'_>) -> Vec<Diagnostic> {
-    let mut out = pod_security::check(input);
-    out.extend(names::check(input));
-    out.extend(ports::check(input));
-    out.extend(images::check(input));
-    out.extend(native::check(input));
-    out.extend(annotations::check(input));
-    out.extend(quota::check(input));
-    out.extend(resources::check(input));
-    out
 }
 
 /// One entry the injection added, as it lands in the pod.
@@ -347,6 +326,76 @@ pub(crate) fn as_int(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The image repository of a container, when it names one.
+pub(crate) fn image_of(container: &Value) -> Option<&str> {
+    container
+        .get("image")
+        .and_then(Value::as_str)
+        .map(image_repository)
+}
+
+/// An injected entry whose name the workload already uses (INJ304, or
+/// INJ305 when the workload carries the sidecar by hand).
+pub(crate) struct NameClash<'a> {
+    pub entry: InjectedEntry<'a>,
+    /// `container` or `volume`.
+    pub kind: &'static str,
+    /// Pointer of the workload's own entry, from its object's root.
+    pub pointer: String,
+    /// The workload's own entry.
+    pub own: &'a Value,
+    /// The same image, on a pod that was not injected before: the sidecar
+    /// added by hand.
+    pub by_hand: bool,
+}
+
+impl<'a> CheckInput<'a> {
+    /// Every injected entry whose name the workload already uses.
+    pub(crate) fn name_clashes(&self) -> Vec<NameClash<'a>> {
+        let injected_before = self.workload.annotations.contains_key(STATUS_ANNOTATION);
+        let own_containers: Vec<_> = ["containers", "initContainers"]
+            .into_iter()
+            .flat_map(|list| self.own_entries(list))
+            .collect();
+        let own_volumes = self.own_entries("volumes");
+        let mut out = Vec::new();
+        for entry in self.injected() {
+            let name = entry.name();
+            if name.is_empty() {
+                continue;
+            }
+            let own = if entry.is_container() {
+                &own_containers
+            } else {
+                &own_volumes
+            };
+            let Some((pointer, value)) = own
+                .iter()
+                .find(|(_, v)| v.get("name").and_then(Value::as_str) == Some(name))
+            else {
+                continue;
+            };
+            let kind = if entry.is_container() {
+                "container"
+            } else {
+                "volume"
+            };
+            let by_hand = entry.is_container()
+                && !injected_before
+                && image_of(value).is_some()
+                && image_of(value) == image_of(entry.value);
+            out.push(NameClash {
+                kind,
+                pointer: pointer.clone(),
+                own: value,
+                by_hand,
+                entry,
+            });
+        }
+        out
+    }
 }
 
 #[cfg(test)]
