@@ -1,4 +1,4 @@
-//! Per-rule fixtures: `tests/fixtures/<RULE>/fires.yaml` makes the rule fire
+//! Per-rule fixtures, found by rule id: `tests/fixtures/<RULE>/fires.yaml` makes the rule fire
 //! exactly at the positions its first line lists; `quiet.yaml` keeps the
 //! whole linter quiet. A directory may hold a `kubectl-inject.yaml` (e.g. a
 //! Kubernetes version) used for both. The rendered human and JSON reports of
@@ -12,6 +12,7 @@ use common::{expected_positions, fixture_config, fixtures, lint_with, positions,
 use kubectl_inject::deployables::render::Renderers;
 use kubectl_inject::lint::Analysis;
 use kubectl_inject::report::Format;
+use rayon::prelude::*;
 
 fn check_fixture(rule: &str) {
     let dir = fixtures().join(rule);
@@ -90,71 +91,45 @@ fn check_tree_fixture(rule: &str, dir: &Path) {
     );
 }
 
-macro_rules! fixture_tests {
-    ($($name:ident => $rule:literal),* $(,)?) => {
-        $(#[test] fn $name() { check_fixture($rule); })*
+/// Rules whose fixtures live elsewhere: INJ006 (unreadable files) in the
+/// CLI tests; the live-only drift rules INJ401–INJ403, which never fire on
+/// files, in `fixtures/live/`, run by `tests/drift.rs`.
+const FIXTURES_ELSEWHERE: &[&str] = &["INJ006", "INJ401", "INJ402", "INJ403"];
 
-        /// Every implemented rule has a fixture directory (INJ006, which is
-        /// about unreadable files, is covered by the CLI tests instead; the
-        /// live-only drift rules INJ401–INJ403 never fire on files and have
-        /// their fixtures in `fixtures/live/`, run by `tests/drift.rs`).
-        #[test]
-        fn every_rule_has_fixtures() {
-            let covered = [$($rule),*];
-            for rule in kubectl_inject::rules::RULES {
-                if matches!(rule.id, "INJ006" | "INJ401" | "INJ402" | "INJ403") { continue; }
-                assert!(covered.contains(&rule.id), "{} has no fixture test", rule.id);
-            }
-        }
-    };
+/// Every rule of the registry against its fixture directory, found by its
+/// id: a rule added to the registry is tested here without a line of its
+/// own. They run in parallel; a failure names each rule that disagrees.
+#[test]
+fn every_rule_fires_where_its_fixture_says_and_keeps_quiet_otherwise() {
+    let failures: Vec<String> = kubectl_inject::rules::RULES
+        .par_iter()
+        .filter(|rule| !FIXTURES_ELSEWHERE.contains(&rule.id))
+        .filter_map(|rule| {
+            let outcome = std::panic::catch_unwind(|| check_fixture(rule.id));
+            outcome.err().map(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                format!("{}: {message}", rule.id)
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-fixture_tests! {
-    inj001_invalid_yaml => "INJ001",
-    inj002_schema_violation => "INJ002",
-    inj003_unknown_kind => "INJ003",
-    inj004_duplicate_object => "INJ004",
-    inj005_duplicate_key => "INJ005",
-    inj008_suppression_without_reason => "INJ008",
-    inj010_build_failed => "INJ010",
-    inj011_chart_not_rendered => "INJ011",
-    inj012_not_run => "INJ012",
-    inj013_missing_deployable_path => "INJ013",
-    inj014_patch_matches_nothing => "INJ014",
-    inj009_unused_suppression => "INJ009",
-    inj103_policy_conflict => "INJ103",
-    inj105_unknown_namespace => "INJ105",
-    inj106_uncovered_namespace => "INJ106",
-    inj107_namespaced_policy_reach => "INJ107",
-    inj210_pod_override_not_allowed => "INJ210",
-    inj302_injected_container_without_resources => "INJ302",
-    inj307_injected_container_without_readiness => "INJ307",
-    inj101_unknown_template => "INJ101",
-    inj102_template_inheritance_cycle => "INJ102",
-    inj104_parameter_value_rejected => "INJ104",
-    inj108_unknown_interpolation => "INJ108",
-    inj111_template_inheritance_too_deep => "INJ111",
-    inj201_invalid_label_or_annotation => "INJ201",
-    inj202_unknown_injector_key => "INJ202",
-    inj203_rejected_injector_value => "INJ203",
-    inj204_injection_off_with_overrides => "INJ204",
-    inj205_conflicting_injection_controls => "INJ205",
-    inj206_competing_interceptors => "INJ206",
-    inj207_misplaced_pod_key => "INJ207",
-    inj208_deprecated_injector_key => "INJ208",
-    inj209_contradictory_namespace_labels => "INJ209",
-    inj211_unreachable_opt_in => "INJ211",
-    inj212_injection_requested_where_skipped => "INJ212",
-    inj301_pod_security_violation => "INJ301",
-    inj303_injected_port_collision => "INJ303",
-    inj304_injected_name_collision => "INJ304",
-    inj305_sidecar_already_present => "INJ305",
-    inj306_injected_image_unpinned => "INJ306",
-    inj308_quota_cannot_hold_sidecars => "INJ308",
-    inj309_init_container_after_proxy_init => "INJ309",
-    inj310_pod_annotations_too_large => "INJ310",
-    inj311_native_sidecar_on_old_kubernetes => "INJ311",
-    inj312_injected_pod_too_large => "INJ312",
-    inj404_webhook_misconfigured => "INJ404",
-    inj405_double_injection => "INJ405",
+/// Every fixture directory belongs to a rule of the registry (a renamed or
+/// removed rule leaves none behind).
+#[test]
+fn every_fixture_directory_belongs_to_a_rule() {
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("INJ") {
+            assert!(
+                kubectl_inject::rules::find(&name).is_some(),
+                "tests/fixtures/{name} names no rule"
+            );
+        }
+    }
 }
