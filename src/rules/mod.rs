@@ -49,6 +49,7 @@ pub mod quota_cannot_hold_sidecars;
 pub mod rejected_injector_value;
 pub mod schema_violation;
 pub mod sidecar_already_present;
+pub mod sidecar_blocks_completion;
 pub mod simulation;
 pub mod suppression_without_reason;
 pub mod template_inheritance_cycle;
@@ -113,6 +114,7 @@ pub static RULES: &[&Rule] = &[
     &pod_annotations_too_large::RULE,
     &native_sidecar_on_old_kubernetes::RULE,
     &injected_pod_too_large::RULE,
+    &sidecar_blocks_completion::RULE,
     &missing_sidecar::RULE,
     &outdated_injection::RULE,
     &unexpected_sidecar::RULE,
@@ -133,6 +135,7 @@ pub static INJECTED_POD_RULES: &[fn(&injected_pod::CheckInput<'_>) -> Vec<Diagno
     quota_cannot_hold_sidecars::check,
     injected_container_without_resources::check,
     injected_container_without_readiness::check,
+    sidecar_blocks_completion::check,
 ];
 
 /// Ids the contract reserves for rules that later versions implement. A
