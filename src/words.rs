@@ -59,6 +59,17 @@ pub fn first_sentence(text: &str) -> String {
     text[..end].trim().to_owned()
 }
 
+/// `2s`, `500ms`, `1m`, `1.5s`: a duration as `--request-timeout` takes it.
+pub fn duration(duration: std::time::Duration) -> String {
+    let millis = duration.as_millis();
+    match millis {
+        m if m < 1000 => format!("{m}ms"),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        _ => format!("{:.1}s", duration.as_secs_f64()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::did_you_mean;

@@ -2,6 +2,7 @@
 //! configuration's `injectors:`, then their own objects among the inputs.
 
 use crate::config::{self, Config};
+use crate::injectors::known::istio_config;
 use crate::injectors::known::settings::{
     KnownSettings, OtherSettings, linkerd_native_by_default, parse_minor, selectors,
 };
@@ -15,7 +16,8 @@ pub fn known_settings(config: &Config, objects: &[Object]) -> KnownSettings {
         ..KnownSettings::default()
     };
     apply_config(&mut settings, &config.injectors);
-    settings.apply_objects(objects);
+    // The injectors' own objects (Istio's injector ConfigMap) over what is set.
+    istio_config::apply(&mut settings.istio, objects);
     settings
 }
 

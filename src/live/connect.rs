@@ -68,17 +68,6 @@ pub fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
     Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
 }
 
-/// `2s`, `500ms`, `1m`, `1.5s`: a duration as `--request-timeout` takes it.
-pub fn duration_text(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    match millis {
-        m if m < 1000 => format!("{m}ms"),
-        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
-        m if m % 1000 == 0 => format!("{}s", m / 1000),
-        _ => format!("{:.1}s", duration.as_secs_f64()),
-    }
-}
-
 /// Loads the kubeconfig and builds a client.
 pub async fn connect(options: &ConnectOptions) -> Result<Connection, LiveError> {
     let mut kubeconfig = match &options.kubeconfig {

@@ -116,7 +116,7 @@ impl Plugin {
 
     /// How long the plugin may take, and why, for messages.
     fn timeout_text(&self) -> String {
-        let time = super::connect::duration_text(self.timeout);
+        let time = crate::words::duration(self.timeout);
         if self.timeout_from_flag {
             format!("{time} (--request-timeout)")
         } else {

@@ -59,7 +59,7 @@ pub fn check(facts: &WorkloadFacts<'_>) -> Option<Diagnostic> {
     let names: Vec<String> = intercepting.iter().map(|r| display(r.injector)).collect();
     let pointer = trigger_pointer(workload, intercepting[1].injector)
         .unwrap_or_else(|| format!("{}/metadata", workload.pod_path));
-    Some(super::simulation::at_pod_pointer(
+    Some(super::injected_pod::at_pod_pointer(
         new(&workload.display_name(), &names),
         workload,
         &pointer,

@@ -155,7 +155,7 @@ pub fn check(facts: &WorkloadFacts<'_>) -> Vec<Diagnostic> {
             None => trigger_pointer(workload, "vault")
                 .unwrap_or_else(|| format!("{}/metadata", workload.pod_path)),
         };
-        out.push(super::simulation::at_pod_pointer(d, workload, &pointer));
+        out.push(super::injected_pod::at_pod_pointer(d, workload, &pointer));
     }
     out
 }

@@ -15,7 +15,6 @@ use crate::injectors::own::decide::Problem;
 use crate::load::Workspace;
 use crate::model::Object;
 use crate::model::selector::Labels;
-use crate::model::workload::Workload;
 
 use super::injected_pod::{CheckInput, Origin};
 use super::{
@@ -237,18 +236,4 @@ fn check_mutation(
             ))
         }
     }
-}
-
-/// A finding at `pointer` of the object holding the pod template (its
-/// name when the pointer does not resolve).
-pub(super) fn at_pod_pointer(d: Diagnostic, workload: &Workload<'_>, pointer: &str) -> Diagnostic {
-    let object = workload.pod_object;
-    let span = object
-        .root
-        .lookup_pointer(pointer)
-        .map(|(node, key)| key.unwrap_or_else(|| node.span.clone()))
-        .unwrap_or_else(|| object.name_span());
-    d.at(object.file, span)
-        .object(Some(workload.object.object_ref(&workload.namespace)))
-        .path(pointer.to_owned())
 }

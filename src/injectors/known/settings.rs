@@ -8,7 +8,6 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::model::Object;
 use crate::model::selector::LabelSelector;
 use crate::source::FileId;
 
@@ -168,12 +167,6 @@ pub struct KnownSettings {
 }
 
 impl KnownSettings {
-    /// The injectors' own objects among `objects` (Istio's injector
-    /// ConfigMap) over what is set.
-    pub fn apply_objects(&mut self, objects: &[Object]) {
-        super::istio_config::apply(&mut self.istio, objects);
-    }
-
     /// Whether Istio injects its proxy as a native sidecar for a pod whose
     /// `sidecar.istio.io/nativeSidecar` annotation is `annotation`.
     pub fn istio_native(&self, annotation: Option<&str>) -> bool {
