@@ -379,7 +379,7 @@ fn tag_and_map(
         return;
     }
     for d in diagnostics.iter_mut() {
-        mapper.map(objects, sources, d);
+        map_to_writers(objects, sources, mapper, d);
     }
     // A rendered workload is where its resource file defines it.
     for w in &mut outcome.simulation.workloads {
@@ -390,6 +390,33 @@ fn tag_and_map(
         if let Some(place) = mapper.place(objects, sources, &at) {
             w.file = place.file;
             w.offset = place.span.start;
+        }
+    }
+}
+
+/// Points a finding, and its labels, that lie in a rendering at the files
+/// that wrote them; the field path and the object it was about come along
+/// when the finding names none.
+fn map_to_writers(
+    objects: &[Object],
+    sources: &mut crate::source::SourceMap,
+    mapper: &mut SourceMapper<'_>,
+    d: &mut Diagnostic,
+) {
+    if let Some(at) = &d.at
+        && let Some(mapped) = mapper.map_span(objects, sources, at)
+    {
+        if d.path.is_none() && !mapped.path.is_empty() {
+            d.path = Some(mapped.path);
+        }
+        if d.object.is_none() {
+            d.object = Some(mapped.object.object_ref("default"));
+        }
+        d.at = Some(mapped.at);
+    }
+    for label in &mut d.labels {
+        if let Some(mapped) = mapper.map_span(objects, sources, &label.at) {
+            label.at = mapped.at;
         }
     }
 }

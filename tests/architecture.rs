@@ -60,7 +60,6 @@ const NOT_YET: &[(&str, &str, &str)] = &[
     ("src/load.rs", "rules", "loader problems become findings in rules"),
     ("src/deployables/diagnose.rs", "rules", "render problems become findings in rules"),
     ("src/deployables/read.rs", "diagnostic", "render problems become findings in rules"),
-    ("src/deployables/source_map.rs", "diagnostic", "the source map maps spans, not findings"),
     ("src/injectors/own/catalog.rs", "diagnostic", "catalog problems as facts, INJ101/INJ102/INJ108 in rules"),
     ("src/injectors/own/catalog.rs", "load", "catalog problems as facts"),
     ("src/injectors/own/catalog.rs", "rules", "catalog problems as facts, INJ101/INJ102/INJ108 in rules"),

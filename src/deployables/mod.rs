@@ -12,7 +12,7 @@
 //!   the deployables themselves (INJ010–INJ014).
 //! - [`kustomization`] reads a kustomization for what this needs of it;
 //!   [`origin`] reads (and cuts) what Kustomize says of each object's origin.
-//! - [`source_map`] maps a finding in a rendering to the patch, transformer
+//! - [`source_map`] maps a span in a rendering to the patch, transformer
 //!   line, resource file or Helm template that wrote it; [`names`] names
 //!   those files as reports name the rest.
 
