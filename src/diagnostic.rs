@@ -8,7 +8,9 @@ use crate::model::deployable::DeployableId;
 // Kept here too while callers move to `model` (issue 15).
 pub use crate::model::ObjectRef;
 pub use crate::severity::Severity;
+// Plain data of the source map, kept here too for the users of findings.
 use crate::source::FileId;
+pub use crate::source::FileSpan;
 
 /// A rule's identity and documentation.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,13 +35,6 @@ impl Rule {
 
 /// Rule pages live next to the code; this is where the repository publishes them.
 pub const DOCS_BASE: &str = "https://github.com/kubectl-inject/kubectl-inject/blob/main/src/rules";
-
-/// A byte range in a file of the run's source map.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileSpan {
-    pub file: FileId,
-    pub span: Range<usize>,
-}
 
 /// A secondary place that explains the finding ("first defined here").
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use crate::engine::{OWN_INJECTOR, WorkloadResult};
 use crate::lint::Analysis;
 use crate::load::{LoadOptions, Workspace, load};
 use crate::model::workload::pod_template_path;
+use crate::rules::reading;
 
 /// API version of InjectionTest documents.
 pub const API_VERSION: &str = "kubectl-inject.dev/v1alpha1";
@@ -374,8 +375,9 @@ fn read_first_document(path: &Path) -> Result<Value, String> {
         &LoadOptions::default(),
         std::io::empty(),
     )?;
-    if let Some(d) = ws.diagnostics.first() {
-        return Err(format!("{}: {}", path.display(), d.message));
+    if let Some(problem) = ws.problems.first() {
+        let finding = reading::load_finding(problem);
+        return Err(format!("{}: {}", path.display(), finding.message));
     }
     ws.objects
         .first()

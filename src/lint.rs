@@ -22,7 +22,7 @@ use crate::load::{DEFAULT_MAX_FILE_SIZE, Input, LoadOptions, Workspace};
 use crate::model::Object;
 use crate::model::deployable::{DeployableId, EnvironmentId};
 use crate::model::index::ObjectIndex;
-use crate::rules::{duplicate_object, schema_violation, unknown_kind};
+use crate::rules::{duplicate_object, reading, schema_violation, unknown_kind};
 use crate::source::FileId;
 use crate::source::git::{GitRepo, Revision};
 use crate::source::{DiscoverOptions, absolute_normalized};
@@ -209,7 +209,9 @@ impl<'a> Analysis<'a> {
         let Read {
             mut ws,
             mut origins,
+            problems,
         } = read;
+        let read_findings = reading::findings(&ws.problems, &problems);
         let environments = ws.deployables.environments.clone();
         let selected: Vec<usize> = match &self.environment {
             None => (0..environments.len()).collect(),
@@ -251,7 +253,7 @@ impl<'a> Analysis<'a> {
             let env = environments.first();
             let options = options_for(env);
             duplicate_object::mark_shadowed(&mut ws.objects, &options.default_namespace);
-            let mut outcome = lint(&ws, config, &options);
+            let mut outcome = lint_with(&ws, read_findings, config, &options);
             let objects = std::mem::take(&mut ws.objects);
             let mut mapper = SourceMapper::new(&mut origins);
             tag_and_map(&objects, &mut ws.sources, &mut mapper, &mut outcome);
@@ -261,7 +263,6 @@ impl<'a> Analysis<'a> {
         }
 
         let objects = std::mem::take(&mut ws.objects);
-        let load_diagnostics = std::mem::take(&mut ws.diagnostics);
         let mut per_env: Vec<Vec<Object>> = vec![Vec::new(); environments.len()];
         for object in objects {
             let envs: Vec<usize> = ws
@@ -290,7 +291,7 @@ impl<'a> Analysis<'a> {
             .flatten()
             .map(|o| (o.file, o.deployable))
             .collect();
-        for d in load_diagnostics {
+        for d in read_findings {
             let deployable = d.deployables.first().copied().or_else(|| {
                 d.at.as_ref()
                     .and_then(|at| file_deployable.get(&at.file).copied())
@@ -310,7 +311,7 @@ impl<'a> Analysis<'a> {
         // Environments are analysed in parallel (many small ones keep both
         // cores busy where one's own parallelism would not), then mapped
         // one after the other through one source map.
-        let env_inputs: Vec<(usize, Workspace, LintOptions)> = selected
+        let env_inputs: Vec<(usize, Workspace, Vec<Diagnostic>, LintOptions)> = selected
             .iter()
             .map(|&env| {
                 let options = options_for(environments.get(env));
@@ -319,16 +320,15 @@ impl<'a> Analysis<'a> {
                 let env_ws = Workspace {
                     sources: ws.sources.clone(),
                     objects,
-                    diagnostics: std::mem::take(&mut routed[env]),
                     ..Workspace::default()
                 };
-                (env, env_ws, options)
+                (env, env_ws, std::mem::take(&mut routed[env]), options)
             })
             .collect();
         let analysed: Vec<(usize, Workspace, LintOutcome)> = env_inputs
             .into_par_iter()
-            .map(|(env, env_ws, options)| {
-                let outcome = lint(&env_ws, config, &options);
+            .map(|(env, env_ws, read_findings, options)| {
+                let outcome = lint_with(&env_ws, read_findings, config, &options);
                 (env, env_ws, outcome)
             })
             .collect();
@@ -379,7 +379,7 @@ fn tag_and_map(
         return;
     }
     for d in diagnostics.iter_mut() {
-        mapper.map(objects, sources, d);
+        map_to_writers(objects, sources, mapper, d);
     }
     // A rendered workload is where its resource file defines it.
     for w in &mut outcome.simulation.workloads {
@@ -390,6 +390,33 @@ fn tag_and_map(
         if let Some(place) = mapper.place(objects, sources, &at) {
             w.file = place.file;
             w.offset = place.span.start;
+        }
+    }
+}
+
+/// Points a finding, and its labels, that lie in a rendering at the files
+/// that wrote them; the field path and the object it was about come along
+/// when the finding names none.
+fn map_to_writers(
+    objects: &[Object],
+    sources: &mut crate::source::SourceMap,
+    mapper: &mut SourceMapper<'_>,
+    d: &mut Diagnostic,
+) {
+    if let Some(at) = &d.at
+        && let Some(mapped) = mapper.map_span(objects, sources, at)
+    {
+        if d.path.is_none() && !mapped.path.is_empty() {
+            d.path = Some(mapped.path);
+        }
+        if d.object.is_none() {
+            d.object = Some(mapped.object.object_ref("default"));
+        }
+        d.at = Some(mapped.at);
+    }
+    for label in &mut d.labels {
+        if let Some(mapped) = mapper.map_span(objects, sources, &label.at) {
+            label.at = mapped.at;
         }
     }
 }
@@ -524,8 +551,20 @@ impl DedupKey {
 
 /// Runs every rule on `ws`.
 pub fn lint(ws: &Workspace, config: &Config, options: &LintOptions) -> LintOutcome {
+    let read_findings = ws.problems.iter().map(reading::load_finding).collect();
+    lint_with(ws, read_findings, config, options)
+}
+
+/// [`lint`], with the findings of reading at hand: the loader's and the
+/// deployables' (those of one environment, when the run has several).
+fn lint_with(
+    ws: &Workspace,
+    read_findings: Vec<Diagnostic>,
+    config: &Config,
+    options: &LintOptions,
+) -> LintOutcome {
     let ns = options.default_namespace.as_str();
-    let mut diagnostics = ws.diagnostics.clone();
+    let mut diagnostics = read_findings;
     let per_object: Vec<Vec<Diagnostic>> = ws
         .objects
         .par_iter()

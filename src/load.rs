@@ -1,6 +1,6 @@
 //! Loading a run's inputs: discover files, read and parse them in parallel,
 //! and turn documents into [`Object`]s. Problems of single files or documents
-//! become findings (INJ001, INJ005, INJ006); the run goes on.
+//! are kept as [`Problem`]s (the rules make them findings); the run goes on.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::diagnostic::Diagnostic;
 use crate::model::Object;
 use crate::model::deployable::Deployables;
-use crate::rules::{duplicate_key, invalid_yaml, unreadable_input};
 use crate::source::{DiscoverOptions, FileId, InputError, SourceFile, SourceMap, discover};
-use crate::yaml::{Limits, parse_stream};
+use crate::yaml::{self, Limits, parse_stream};
 
 /// Default size limit of one input file.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
@@ -48,8 +46,8 @@ const PROGRESS_MIN_FILES: usize = 200;
 pub struct Workspace {
     pub sources: SourceMap,
     pub objects: Vec<Object>,
-    /// Findings of the loader itself.
-    pub diagnostics: Vec<Diagnostic>,
+    /// What the loader met and went past, in the order it met them.
+    pub problems: Vec<Problem>,
     /// Files read.
     pub files: usize,
     /// Objects read from a cluster (`simulate --live`), not counted as files.
@@ -65,6 +63,32 @@ pub struct Workspace {
     pub unused_files: usize,
     /// Where the time of the run went (`KUBECTL_INJECT_TIMINGS=1` prints it).
     pub timings: Timings,
+}
+
+/// A problem of one input that the loader went past: plain data, which the
+/// rules turn into findings. Each names the file in the source map it is
+/// about (an input that could not be read gets an empty placeholder, named
+/// after its path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// An input that could not be read as a whole (a walk error, a symlink
+    /// loop or a symlink out of the paths given): `message` says why.
+    NotWalked { file: FileId, message: String },
+    /// A file whose bytes could not be read: the I/O error's text.
+    Unreadable { file: FileId, error: String },
+    /// A file of `size` bytes, over the size limit.
+    TooLarge { file: FileId, size: u64, limit: u64 },
+    /// A file with a NUL byte near its start (at `offset`): not text; its
+    /// text in the source map ends before the NUL.
+    Binary { file: FileId, offset: usize },
+    /// A file that is not UTF-8 from `offset` on.
+    InvalidUtf8 { file: FileId, offset: usize },
+    /// What the parser met in a document: a syntax error, a key written
+    /// twice, nesting too deep, an alias bomb, a key that is not a string.
+    Yaml {
+        file: FileId,
+        problem: yaml::Problem,
+    },
 }
 
 /// Where a run's time went.
@@ -98,7 +122,7 @@ impl std::fmt::Display for Timings {
 struct FileLoad {
     source: SourceFile,
     objects: Vec<Object>,
-    diagnostics: Vec<Diagnostic>,
+    problems: Vec<Problem>,
     documents: usize,
     skipped: usize,
 }
@@ -170,7 +194,7 @@ pub enum Input {
 }
 
 /// Reads and parses `inputs` in parallel; `errors` are inputs that could not
-/// be read as a whole (they become INJ006 findings).
+/// be read as a whole (they become [`Problem::NotWalked`]).
 pub fn load_inputs(
     inputs: Vec<Input>,
     errors: Vec<InputError>,
@@ -216,7 +240,7 @@ pub fn load_into(
         let (live, rendered) = (load.source.live, load.source.rendered);
         ws.sources.add(load.source);
         ws.objects.extend(load.objects);
-        ws.diagnostics.extend(load.diagnostics);
+        ws.problems.extend(load.problems);
         ws.documents += load.documents;
         ws.skipped_documents += load.skipped;
         if live {
@@ -227,12 +251,11 @@ pub fn load_into(
         }
     }
     for error in errors {
-        let id = ws.sources.add(SourceFile::new(error.path.clone(), ""));
-        ws.diagnostics.push(unreadable_input::new(
-            id,
-            error.message,
-            "fix or remove the path, or list it under `ignore` in .kubectl-inject.yaml",
-        ));
+        let file = ws.sources.add(SourceFile::new(error.path.clone(), ""));
+        ws.problems.push(Problem::NotWalked {
+            file,
+            message: error.message,
+        });
     }
     FileId(first as u32)
 }
@@ -262,31 +285,26 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
         ),
         Input::NamedPath { path, name } => (name, read_limited(&path, options.max_file_size)),
     };
-    let failed = |diagnostic: Diagnostic, text: String| FileLoad {
+    let failed = |problem: Problem, text: String| FileLoad {
         source: SourceFile::new(name.clone(), text),
         objects: Vec::new(),
-        diagnostics: vec![diagnostic],
+        problems: vec![problem],
         documents: 0,
         skipped: 0,
     };
+    let too_large = |size: u64| Problem::TooLarge {
+        file: id,
+        size,
+        limit: options.max_file_size,
+    };
     let bytes = match bytes {
         Ok(bytes) if bytes.len() as u64 > options.max_file_size => {
-            let size = bytes.len() as u64;
-            return failed(
-                unreadable_input::too_large(id, size, options.max_file_size),
-                String::new(),
-            );
+            return failed(too_large(bytes.len() as u64), String::new());
         }
         Ok(bytes) => bytes,
-        Err(ReadError::TooLarge(size)) => {
-            return failed(
-                unreadable_input::too_large(id, size, options.max_file_size),
-                String::new(),
-            );
-        }
-        Err(ReadError::Io(message)) => {
-            let help = "check that the file exists and is readable";
-            return failed(unreadable_input::new(id, message, help), String::new());
+        Err(ReadError::TooLarge(size)) => return failed(too_large(size), String::new()),
+        Err(ReadError::Io(error)) => {
+            return failed(Problem::Unreadable { file: id, error }, String::new());
         }
     };
     // UTF-16 with a byte-order mark (Windows editors write it) is read as
@@ -298,7 +316,8 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
     if let Some(nul) = memchr::memchr(0, &bytes[..bytes.len().min(8192)]) {
         // Keep the text before the NUL so the snippet shows where it is.
         let text = String::from_utf8_lossy(&bytes[..nul]).into_owned();
-        return failed(invalid_yaml::binary(id, text.len()), text);
+        let offset = text.len();
+        return failed(Problem::Binary { file: id, offset }, text);
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -306,7 +325,7 @@ fn load_file(id: FileId, input: Input, options: &LoadOptions) -> FileLoad {
             let offset = err.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
             // Lossy decoding keeps every valid byte before `offset` in place.
-            return failed(invalid_yaml::invalid_utf8(id, offset), text);
+            return failed(Problem::InvalidUtf8 { file: id, offset }, text);
         }
     };
     parse_file(id, name, text, &options.limits)
@@ -334,18 +353,16 @@ pub(crate) fn decode_utf16(bytes: &[u8]) -> Option<String> {
     )
 }
 
-/// Parses one file's text into objects and findings.
+/// Parses one file's text into objects and problems.
 fn parse_file(id: FileId, name: String, text: String, limits: &Limits) -> FileLoad {
     let parsed = parse_stream(&text, limits);
-    let mut diagnostics = Vec::new();
-    for problem in &parsed.problems {
-        diagnostics.push(
-            duplicate_key::from_problem(id, problem)
-                .unwrap_or_else(|| invalid_yaml::from_problem(id, problem)),
-        );
-    }
-    let mut objects = Vec::new();
     let mut documents = parsed.problems.iter().filter(|p| p.kind.is_fatal()).count();
+    let problems = parsed
+        .problems
+        .into_iter()
+        .map(|problem| Problem::Yaml { file: id, problem })
+        .collect();
+    let mut objects = Vec::new();
     let mut skipped = 0;
     for (index, root) in parsed.documents {
         documents += 1;
@@ -365,7 +382,7 @@ fn parse_file(id: FileId, name: String, text: String, limits: &Limits) -> FileLo
     FileLoad {
         source: SourceFile::new(name, text),
         objects,
-        diagnostics,
+        problems,
         documents,
         skipped,
     }
@@ -409,7 +426,7 @@ mod tests {
                 Vec::new(),
                 &LoadOptions::default(),
             );
-            assert!(ws.diagnostics.is_empty(), "{:?}", ws.diagnostics);
+            assert!(ws.problems.is_empty(), "{:?}", ws.problems);
             assert_eq!(ws.objects.len(), 1);
             assert_eq!(ws.objects[0].name, "é");
         }

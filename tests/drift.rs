@@ -34,10 +34,10 @@ fn live_inputs(path: &Path) -> Vec<Input> {
     )
     .expect("the fixture exists");
     assert!(
-        ws.diagnostics.is_empty(),
+        ws.problems.is_empty(),
         "{}: the fixture loads cleanly: {:?}",
         path.display(),
-        ws.diagnostics
+        ws.problems
     );
     ws.objects
         .iter()

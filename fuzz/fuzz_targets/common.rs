@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use kubectl_inject::diagnostic::Diagnostic;
 use kubectl_inject::load::{Input, LoadOptions, Workspace, load, load_inputs};
+use kubectl_inject::rules::reading::load_finding;
 use kubectl_inject::source::{SourceFile, SourceMap};
 use kubectl_inject::yaml::{Node, PathSegment, Value};
 
@@ -117,7 +118,8 @@ pub fn check_workspace(ws: &Workspace, data: &[u8]) {
         ws.objects.len(),
         ws.documents
     );
-    check_diagnostics(&ws.sources, &ws.diagnostics);
+    let findings: Vec<Diagnostic> = ws.problems.iter().map(load_finding).collect();
+    check_diagnostics(&ws.sources, &findings);
     for object in &ws.objects {
         check_span(&file.text, &object.kind_span(), "kind_span");
         check_span(&file.text, &object.name_span(), "name_span");

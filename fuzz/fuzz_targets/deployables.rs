@@ -10,7 +10,7 @@
 //! - the source map: the first text loaded as a rendering whose every
 //!   document came from the second (the resource file) through the third
 //!   (the kustomization, written to a temporary folder with the resource);
-//!   a finding at every node of every object is mapped without panicking,
+//!   a span at every node of every object is mapped without panicking,
 //!   to a span valid in the file it lands in.
 
 #![no_main]
@@ -24,9 +24,8 @@ use kubectl_inject::deployables::kustomization::{Kustomization, PatchBody};
 use kubectl_inject::deployables::origin::{DocumentOrigin, helm_sources, strip_origins};
 use kubectl_inject::deployables::read::{Origins, RenderedFile};
 use kubectl_inject::deployables::source_map::SourceMapper;
-use kubectl_inject::diagnostic::Diagnostic;
 use kubectl_inject::load::{Input, LoadOptions, load_inputs};
-use kubectl_inject::rules::invalid_yaml;
+use kubectl_inject::source::FileSpan;
 use kubectl_inject::yaml::{Limits, Node, Value, parse_stream};
 use libfuzzer_sys::fuzz_target;
 
@@ -144,9 +143,11 @@ fuzz_target!(|data: &[u8]| {
         let mut all = Vec::new();
         spans(&object.root, &mut all);
         for span in all.into_iter().take(256) {
-            let mut d = Diagnostic::new(&invalid_yaml::RULE, "fuzz").at(object.file, span);
-            mapper.map(&objects, &mut ws.sources, &mut d);
-            let at = d.at.as_ref().expect("a mapped finding keeps a place");
+            let at = FileSpan {
+                file: object.file,
+                span,
+            };
+            let at = mapper.place(&objects, &mut ws.sources, &at).unwrap_or(at);
             let file = ws.sources.get(at.file);
             common::check_span(&file.text, &at.span, "mapped span");
         }

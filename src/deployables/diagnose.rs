@@ -1,8 +1,8 @@
-//! Findings about the deployables themselves, made while reading them: a
-//! build that fails (INJ010) or a chart left unrendered (INJ011), what is
-//! never run (INJ012), a Flux or Argo CD path that is not there (INJ013), a
-//! patch that matches nothing (INJ014). Each points at the kustomization
-//! entry, chart or object at fault, and the run goes on.
+//! The problems of the deployables themselves, noted while reading them: a
+//! build that fails or a chart left unrendered, what is never run, a Flux
+//! or Argo CD path that is not there, a patch that matches nothing. Each
+//! points at the kustomization entry, chart or object at fault, and the run
+//! goes on; the rules make them findings (INJ010–INJ014).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -10,17 +10,13 @@ use std::path::{Path, PathBuf};
 use super::gitops::{self, Source};
 use super::kustomization::{PatchBody, Target};
 use super::layout;
+use super::problem::{Blocker, Problem, ProblemKind};
 use super::read::{Job, Reader};
 use super::render::RenderError;
-use crate::model::deployable::DeployableKind;
-use crate::rules::not_run::Blocker;
-use crate::rules::{
-    build_failed, chart_not_rendered, missing_deployable_path, not_run, patch_matches_nothing,
-};
-use crate::source::{FileId, absolute_normalized};
+use crate::source::{FileId, FileSpan, absolute_normalized};
 
 impl Reader<'_> {
-    /// Findings for what keeps `root` from being built here (remote bases,
+    /// Problems for what keeps `root` from being built here (remote bases,
     /// `helmCharts`, plugins); whether there were any.
     pub(super) fn blockers(&mut self, root: &Path) -> bool {
         let closure = layout::closure(root, &self.read.origins.kustomizations);
@@ -67,8 +63,12 @@ impl Reader<'_> {
                 Some(text) => self.user_file(&file, text),
                 None => continue,
             };
-            let d = not_run::new(id, span, blocker, &entry, &what);
-            self.push_about(root, d);
+            let kind = ProblemKind::NotRun {
+                blocker,
+                entry,
+                deployable: what.clone(),
+            };
+            self.push_about(root, FileSpan { file: id, span }, kind);
         }
         blocked
     }
@@ -94,33 +94,31 @@ impl Reader<'_> {
         let display = self.read.origins.names.display(&dir);
         let text = self.read.ws.sources.get(id).text.clone();
         let whole = first_key_span(&text);
-        let diagnostic = match (job, error) {
+        let (at, kind) = match (job, error) {
             (Job::Chart { .. }, RenderError::Missing { .. }) => {
                 let span = name_span(&text).unwrap_or(whole);
-                chart_not_rendered::new(id, span, &display, holds_apps(&dir))
-            }
-            (_, RenderError::Missing { tried }) => build_failed::missing(
-                id,
-                whole,
-                &format!("building {display}"),
-                &tried.join(" or "),
-            ),
-            (_, RenderError::TimedOut { program, after }) => build_failed::timed_out(
-                id,
-                whole,
-                &format!("`{program} {display}`"),
-                after.as_secs_f64(),
-            ),
-            (_, RenderError::Failed { program, message }) => {
-                let span = match job {
-                    Job::Kustomize(root) => self.blamed_entry(root, message),
-                    Job::Chart { .. } => None,
+                let kind = ProblemKind::ChartNotRendered {
+                    chart: display,
+                    holds_apps: holds_apps(&dir),
                 };
-                let (span, file) = span.unwrap_or((whole, id));
-                build_failed::failed(file, span, &format!("`{program} {display}`"), message)
+                (FileSpan { file: id, span }, kind)
+            }
+            (_, error) => {
+                let blamed = match (job, error) {
+                    (Job::Kustomize(root), RenderError::Failed { message, .. }) => {
+                        self.blamed_entry(root, message)
+                    }
+                    _ => None,
+                };
+                let (span, file) = blamed.unwrap_or((whole, id));
+                let kind = ProblemKind::BuildFailed {
+                    deployable: display,
+                    error: error.clone(),
+                };
+                (FileSpan { file, span }, kind)
             }
         };
-        self.push_about(&dir, diagnostic);
+        self.push_about(&dir, at, kind);
     }
 
     /// The kustomization entry a Kustomize error names: the file that is
@@ -260,21 +258,24 @@ impl Reader<'_> {
                         k.file.clone(),
                         k.text.clone(),
                         patch.entry.clone(),
-                        describe(target),
+                        target.clone(),
                     ));
                 }
             }
         }
         for (path, text, span, target) in findings {
-            let id = self.user_file(&path, text);
-            let d = patch_matches_nothing::new(id, span, &target, &deployable);
-            self.push_about(root, d);
+            let file = self.user_file(&path, text);
+            let kind = ProblemKind::PatchMatchesNothing {
+                target,
+                deployable: deployable.clone(),
+            };
+            self.push_about(root, FileSpan { file, span }, kind);
         }
     }
 
-    /// INJ011 for each chart a `HelmRelease` or an Argo CD Application
-    /// installs from a Helm repository: it is never fetched, and its
-    /// workloads go unchecked, which the run should say.
+    /// Each chart a `HelmRelease` or an Argo CD Application installs from
+    /// a Helm repository: it is never fetched, and its workloads go
+    /// unchecked, which the run should say.
     pub(super) fn check_remote_charts(&mut self) {
         let found: Vec<_> = self
             .read
@@ -282,15 +283,24 @@ impl Reader<'_> {
             .objects
             .iter()
             .flat_map(|o| {
-                gitops::remote_charts(o).into_iter().map(move |c| {
-                    chart_not_rendered::remote(o.file, c.span, &c.object, &c.chart, &c.source)
+                gitops::remote_charts(o).into_iter().map(move |c| Problem {
+                    at: FileSpan {
+                        file: o.file,
+                        span: c.span,
+                    },
+                    deployable: None,
+                    kind: ProblemKind::RemoteChart {
+                        object: c.object,
+                        chart: c.chart,
+                        source: c.source,
+                    },
                 })
             })
             .collect();
-        self.read.ws.diagnostics.extend(found);
+        self.read.problems.extend(found);
     }
 
-    /// INJ013 for paths that resolve nowhere.
+    /// Flux and Argo CD paths that resolve nowhere.
     pub(super) fn check_refs(&mut self) {
         let mut findings = Vec::new();
         for found in &self.refs {
@@ -311,22 +321,21 @@ impl Reader<'_> {
                 .iter()
                 .find(|o| o.file == found.file && o.root.span.contains(&found.re.span.start));
             let span = object.map_or(0..0, |_| found.re.span.clone());
-            findings.push(missing_deployable_path::new(
-                found.file,
-                span,
-                &format!(
-                    "{} {}",
-                    match found.re.kind {
-                        DeployableKind::ArgoCd => "Application",
-                        _ => "Kustomization",
-                    },
-                    found.re.name
-                ),
-                &found.re.path,
-                &found.re.source,
-            ));
+            findings.push(Problem {
+                at: FileSpan {
+                    file: found.file,
+                    span,
+                },
+                deployable: None,
+                kind: ProblemKind::MissingPath {
+                    kind: found.re.kind,
+                    name: found.re.name.clone(),
+                    path: found.re.path.clone(),
+                    source: found.re.source.clone(),
+                },
+            });
         }
-        self.read.ws.diagnostics.extend(findings);
+        self.read.problems.extend(findings);
     }
 }
 
@@ -346,30 +355,6 @@ fn is_builtin_plugin(plugin: &super::kustomization::Reference) -> bool {
         .documents
         .iter()
         .all(|(_, doc)| doc.get_str("apiVersion") == Some("builtin"))
-}
-
-fn describe(target: &super::kustomization::Selector) -> String {
-    let mut parts = Vec::new();
-    if let Some(kind) = &target.kind {
-        parts.push(kind.clone());
-    }
-    if let Some(name) = &target.name {
-        parts.push(format!("`{name}`"));
-    }
-    if let Some(ns) = &target.namespace {
-        parts.push(format!("in namespace `{ns}`"));
-    }
-    if let Some(labels) = &target.label_selector {
-        parts.push(format!("with labels `{labels}`"));
-    }
-    if let Some(annotations) = &target.annotation_selector {
-        parts.push(format!("with annotations `{annotations}`"));
-    }
-    if parts.is_empty() {
-        "every object".into()
-    } else {
-        parts.join(" ")
-    }
 }
 
 /// Whether a chart's templates hold Argo CD Applications or Flux

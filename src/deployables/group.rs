@@ -231,8 +231,8 @@ impl Reader<'_> {
             .count();
         for (index, dir) in std::mem::take(&mut self.tags) {
             let id = deployables.list.iter().position(|d| d.dir == dir);
-            if let (Some(id), Some(d)) = (id, self.read.ws.diagnostics.get_mut(index)) {
-                d.deployables = vec![DeployableId(id as u32)];
+            if let (Some(id), Some(problem)) = (id, self.read.problems.get_mut(index)) {
+                problem.deployable = Some(DeployableId(id as u32));
             }
         }
         self.read.ws.unused_files = self.unused;

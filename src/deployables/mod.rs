@@ -8,11 +8,12 @@
 //!
 //! - [`read`] drives it: discover, [`layout`] (roots, charts, plain files),
 //!   load, [`render`] in parallel, follow [`gitops`] paths, then `group`
-//!   into deployables and environments; `diagnose` makes the findings about
-//!   the deployables themselves (INJ010–INJ014).
+//!   into deployables and environments; `diagnose` notes the
+//!   [`problem`]s of the deployables themselves (a build that fails, a
+//!   remote base…), as data the rules turn into findings.
 //! - [`kustomization`] reads a kustomization for what this needs of it;
 //!   [`origin`] reads (and cuts) what Kustomize says of each object's origin.
-//! - [`source_map`] maps a finding in a rendering to the patch, transformer
+//! - [`source_map`] maps a span in a rendering to the patch, transformer
 //!   line, resource file or Helm template that wrote it; [`names`] names
 //!   those files as reports name the rest.
 
@@ -23,6 +24,9 @@ pub mod kustomization;
 pub mod layout;
 pub mod names;
 pub mod origin;
+pub mod problem;
 pub mod read;
 pub mod render;
 pub mod source_map;
+
+pub use problem::{Blocker, Problem, ProblemKind};

@@ -11,7 +11,7 @@
 //!    object with its deployable.
 //!
 //! Nothing here judges the objects: a build that fails, a remote base, a
-//! path that does not exist become findings, and the run goes on.
+//! path that does not exist are noted as [`Problem`]s, and the run goes on.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,11 +21,11 @@ use super::gitops::{self, PathRef, Source};
 use super::layout::{self, Kustomizations};
 use super::names::Names;
 use super::origin::{self, DocumentOrigin};
+use super::problem::{Problem, ProblemKind};
 use super::render::{self, RenderError, Rendered, Renderers};
 use crate::config::Config;
-use crate::diagnostic::Diagnostic;
 use crate::load::{Input, LoadOptions, Workspace, load_into};
-use crate::source::{FileId, SourceFile, absolute_normalized, discover};
+use crate::source::{FileId, FileSpan, SourceFile, absolute_normalized, discover};
 
 /// How to read.
 pub struct ReadOptions<'a> {
@@ -54,6 +54,9 @@ pub struct Rewrite {
 pub struct Read {
     pub ws: Workspace,
     pub origins: Origins,
+    /// The problems of the deployables themselves, in the order met (the
+    /// loader's own are in `ws`).
+    pub problems: Vec<Problem>,
 }
 
 /// Where rendered objects came from.
@@ -168,7 +171,7 @@ pub(super) struct Reader<'a> {
     pub(super) unused: usize,
     /// Files read by renderers (counted as files in the summary).
     pub(super) read_by_renderers: BTreeSet<PathBuf>,
-    /// Findings about a root or chart, by index, and its directory (they
+    /// Problems about a root or chart, by index, and its directory (they
     /// name its deployable once it has an id).
     pub(super) tags: Vec<(usize, PathBuf)>,
 }
@@ -575,11 +578,15 @@ impl Reader<'_> {
         self.read.origins.add_file(&mut self.read.ws, path, text)
     }
 
-    /// Adds a finding about the root or chart in `dir`.
-    pub(super) fn push_about(&mut self, dir: &Path, diagnostic: Diagnostic) {
+    /// Adds a problem about the root or chart in `dir`.
+    pub(super) fn push_about(&mut self, dir: &Path, at: FileSpan, kind: ProblemKind) {
         self.tags
-            .push((self.read.ws.diagnostics.len(), dir.to_path_buf()));
-        self.read.ws.diagnostics.push(diagnostic);
+            .push((self.read.problems.len(), dir.to_path_buf()));
+        self.read.problems.push(Problem {
+            at,
+            deployable: None,
+            kind,
+        });
     }
 
     /// Finds Flux and Argo CD objects among the objects loaded since the last scan.

@@ -1,5 +1,6 @@
-//! The source map of rendered objects: a finding about a rendered object
-//! points at the file and line that wrote the offending value.
+//! The source map of rendered objects: a span in a rendered object maps to
+//! the file and line that wrote its value, so that a finding about it
+//! points there.
 //!
 //! For an object built by Kustomize, the writers of a field are, from the
 //! last applied to the first: each kustomization on the chain from the root
@@ -20,9 +21,8 @@ use super::kustomization::{Kustomization, Patch, PatchBody, scalar_text};
 use super::layout;
 use super::names::Names;
 use super::read::Origins;
-use crate::diagnostic::{Diagnostic, FileSpan};
 use crate::model::Object;
-use crate::source::{FileId, SourceMap};
+use crate::source::{FileId, FileSpan, SourceMap};
 use crate::yaml::{FieldPath, Limits, Node, Step, Value, parse_stream};
 
 /// A place in a node tree found for a path: the node, and its key's span.
@@ -78,7 +78,19 @@ pub struct Place {
     pub span: Range<usize>,
 }
 
-/// Maps findings in rendered files to the files that wrote them.
+/// A span of a rendering, mapped to the user's file that wrote it.
+#[derive(Debug, Clone)]
+pub struct Mapped<'o> {
+    /// The place in the user's file.
+    pub at: FileSpan,
+    /// The field path (`/spec/template/…`, list items by name) of the node
+    /// the span was in; empty for the object as a whole.
+    pub path: String,
+    /// The rendered object the span was in.
+    pub object: &'o Object,
+}
+
+/// Maps spans in rendered files to the files that wrote them.
 pub struct SourceMapper<'a> {
     origins: &'a mut Origins,
     files: FileCache,
@@ -109,35 +121,6 @@ impl<'a> SourceMapper<'a> {
         !self.origins.rendered.is_empty()
     }
 
-    /// Maps `diagnostic`'s position and labels that lie in a rendering.
-    /// `objects` are the objects the finding was made among; new files go
-    /// into `sources`.
-    pub fn map(
-        &mut self,
-        objects: &[Object],
-        sources: &mut SourceMap,
-        diagnostic: &mut Diagnostic,
-    ) {
-        if let Some(at) = diagnostic.at.clone()
-            && let Some((mapped, path)) = self.map_span(objects, sources, &at)
-        {
-            if diagnostic.path.is_none() && !path.is_empty() {
-                diagnostic.path = Some(path);
-            }
-            if diagnostic.object.is_none()
-                && let Some(object) = containing(objects, &at)
-            {
-                diagnostic.object = Some(object.object_ref("default"));
-            }
-            diagnostic.at = Some(mapped);
-        }
-        for label in &mut diagnostic.labels {
-            if let Some((mapped, _)) = self.map_span(objects, sources, &label.at) {
-                label.at = mapped;
-            }
-        }
-    }
-
     /// The user's place for a span in a rendering (`None` when `at` is not
     /// in one, or nothing can be found).
     pub fn place(
@@ -146,17 +129,18 @@ impl<'a> SourceMapper<'a> {
         sources: &mut SourceMap,
         at: &FileSpan,
     ) -> Option<FileSpan> {
-        self.map_span(objects, sources, at).map(|(at, _)| at)
+        self.map_span(objects, sources, at).map(|mapped| mapped.at)
     }
 
-    /// The user's place for a span in a rendering, and the field path
-    /// (`/spec/template/…`, list items by name) of the node it was about.
-    fn map_span(
+    /// [`SourceMapper::place`], with the field path of the node `at` was
+    /// about and the object it was in. `objects` are the objects of the
+    /// run (or environment) `at` is in; new files go into `sources`.
+    pub fn map_span<'o>(
         &mut self,
-        objects: &[Object],
+        objects: &'o [Object],
         sources: &mut SourceMap,
         at: &FileSpan,
-    ) -> Option<(FileSpan, String)> {
+    ) -> Option<Mapped<'o>> {
         let rendered = self.origins.rendered.get(&at.file)?;
         let object = containing(objects, at)?;
         let path = FieldPath::covering(&object.root, &at.span);
@@ -183,13 +167,14 @@ impl<'a> SourceMapper<'a> {
         };
         let place = place?;
         let file = self.origins.file_id_in(sources, &place.path)?;
-        Some((
-            FileSpan {
+        Some(Mapped {
+            at: FileSpan {
                 file,
                 span: place.span,
             },
-            pointer,
-        ))
+            path: pointer,
+            object,
+        })
     }
 }
 

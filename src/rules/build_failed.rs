@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::deployables::render::RenderError;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::FileId;
 
@@ -13,9 +14,31 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("build_failed.md"),
 };
 
-/// The renderer ran and failed: its own message, at the entry it names
-/// when one could be found, else at the kustomization or chart.
-pub fn failed(file: FileId, span: Range<usize>, what: &str, message: &str) -> Diagnostic {
+/// The renderer of `deployable` (its display name) could not build it:
+/// at the entry the renderer's message names when one could be found, else
+/// at the kustomization or chart.
+pub fn new(file: FileId, span: Range<usize>, deployable: &str, error: &RenderError) -> Diagnostic {
+    match error {
+        RenderError::Missing { tried } => missing(
+            file,
+            span,
+            &format!("building {deployable}"),
+            &tried.join(" or "),
+        ),
+        RenderError::TimedOut { program, after } => timed_out(
+            file,
+            span,
+            &format!("`{program} {deployable}`"),
+            after.as_secs_f64(),
+        ),
+        RenderError::Failed { program, message } => {
+            failed(file, span, &format!("`{program} {deployable}`"), message)
+        }
+    }
+}
+
+/// The renderer ran and failed: its own message.
+fn failed(file: FileId, span: Range<usize>, what: &str, message: &str) -> Diagnostic {
     Diagnostic::new(
         &RULE,
         format!("{what} failed, so none of its objects are checked: {message}"),
@@ -26,7 +49,7 @@ pub fn failed(file: FileId, span: Range<usize>, what: &str, message: &str) -> Di
 }
 
 /// No renderer could be started.
-pub fn missing(file: FileId, span: Range<usize>, what: &str, tried: &str) -> Diagnostic {
+fn missing(file: FileId, span: Range<usize>, what: &str, tried: &str) -> Diagnostic {
     Diagnostic::new(
         &RULE,
         format!("{what} needs {tried}, and none is on PATH: none of its objects are checked"),
@@ -36,7 +59,7 @@ pub fn missing(file: FileId, span: Range<usize>, what: &str, tried: &str) -> Dia
 }
 
 /// The renderer ran past the timeout and was stopped.
-pub fn timed_out(file: FileId, span: Range<usize>, what: &str, seconds: f64) -> Diagnostic {
+fn timed_out(file: FileId, span: Range<usize>, what: &str, seconds: f64) -> Diagnostic {
     Diagnostic::new(
         &RULE,
         format!(

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deployable::DeployableKind;
 use crate::source::FileId;
 
 pub const RULE: super::Rule = super::Rule {
@@ -14,11 +15,24 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("missing_deployable_path.md"),
 };
 
-pub fn new(file: FileId, span: Range<usize>, object: &str, path: &str, source: &str) -> Diagnostic {
+/// The Flux Kustomization or Argo CD Application (`kind`, `name`) applies
+/// `path` from `source`, and the path is not in the repository.
+pub fn new(
+    file: FileId,
+    span: Range<usize>,
+    kind: DeployableKind,
+    name: &str,
+    path: &str,
+    source: &str,
+) -> Diagnostic {
+    let object = match kind {
+        DeployableKind::ArgoCd => "Application",
+        _ => "Kustomization",
+    };
     Diagnostic::new(
         &RULE,
         format!(
-            "{object} applies `{path}` from {source}, and that path is not in this repository: the reconciliation fails, or applies another repository's files that are not checked here"
+            "{object} {name} applies `{path}` from {source}, and that path is not in this repository: the reconciliation fails, or applies another repository's files that are not checked here"
         ),
     )
     .at(file, span)

@@ -46,6 +46,7 @@ pub mod pod_override_not_allowed;
 pub mod pod_security_violation;
 pub mod policy_conflict;
 pub mod quota_cannot_hold_sidecars;
+pub mod reading;
 pub mod rejected_injector_value;
 pub mod schema_violation;
 pub mod sidecar_already_present;

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use crate::deployables::Blocker;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::FileId;
 
@@ -14,14 +15,7 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("not_run.md"),
 };
 
-/// What in a kustomization keeps its deployable from being built here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blocker {
-    Remote,
-    HelmCharts,
-    Plugin,
-}
-
+/// `entry` (a `blocker`) keeps `deployable` from being built.
 pub fn new(
     file: FileId,
     span: Range<usize>,

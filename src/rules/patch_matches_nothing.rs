@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::deployables::kustomization::Selector;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::FileId;
 
@@ -13,7 +14,9 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("patch_matches_nothing.md"),
 };
 
-pub fn new(file: FileId, span: Range<usize>, target: &str, deployable: &str) -> Diagnostic {
+/// The patch targets objects that `deployable` (its display name) does not hold.
+pub fn new(file: FileId, span: Range<usize>, target: &Selector, deployable: &str) -> Diagnostic {
+    let target = describe(target);
     Diagnostic::new(
         &RULE,
         format!(
@@ -23,4 +26,29 @@ pub fn new(file: FileId, span: Range<usize>, target: &str, deployable: &str) -> 
     .at(file, span)
     .label("matches nothing")
     .help("fix the target's kind, name or selector (names are those before this kustomization's namePrefix/nameSuffix), or remove the patch")
+}
+
+/// How messages name the objects a patch targets.
+fn describe(target: &Selector) -> String {
+    let mut parts = Vec::new();
+    if let Some(kind) = &target.kind {
+        parts.push(kind.clone());
+    }
+    if let Some(name) = &target.name {
+        parts.push(format!("`{name}`"));
+    }
+    if let Some(ns) = &target.namespace {
+        parts.push(format!("in namespace `{ns}`"));
+    }
+    if let Some(labels) = &target.label_selector {
+        parts.push(format!("with labels `{labels}`"));
+    }
+    if let Some(annotations) = &target.annotation_selector {
+        parts.push(format!("with annotations `{annotations}`"));
+    }
+    if parts.is_empty() {
+        "every object".into()
+    } else {
+        parts.join(" ")
+    }
 }

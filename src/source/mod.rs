@@ -18,6 +18,13 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u32);
 
+/// A byte range in a file of the run's source map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileSpan {
+    pub file: FileId,
+    pub span: Range<usize>,
+}
+
 /// `text` with terminal control characters (ESC, BEL, C1 controls…) shown
 /// as `?`, keeping every byte offset: snippets of a file cannot drive the
 /// terminal that prints them. YAML and JSON allow none of these outside
