@@ -1,7 +1,7 @@
 //! Drift of live pods (`simulate --live`): what each running pod carries
-//! against what the injectors would give it if it were created now (INJ401
-//! missing, INJ402 outdated, INJ403 unexpected), and the counts of the live
-//! summary.
+//! against what the injectors would give it if it were created now (a
+//! sidecar missing, outdated or unexpected: facts that the rules INJ401,
+//! INJ402 and INJ403 report), and the counts of the live summary.
 //!
 //! A running pod is judged by what recreating it would give: the
 //! simulation of the controller that recreates it (found through
@@ -21,14 +21,12 @@ use serde_json::Value;
 
 use super::{Cluster, InjectorResult, OWN_INJECTOR, WorkloadResult};
 use crate::config::Config;
-use crate::diagnostic::Diagnostic;
 use crate::injectors::known::additions::{self, Additions};
 use crate::injectors::known::vocabulary;
 use crate::injectors::own::decide::Outcome;
 use crate::injectors::own::mutate::{self, STATUS_ANNOTATION, Status};
 use crate::load::Workspace;
 use crate::model::Object;
-use crate::rules::{missing_sidecar, outdated_injection, unexpected_sidecar};
 
 /// The live summary of a run (`"live"` in the JSON report): how many of the
 /// running pods carry the sidecars they should.
@@ -83,6 +81,55 @@ impl LiveSummary {
                 outcomes.injected as f64 / should as f64
             },
             outcomes,
+        }
+    }
+}
+
+/// A running pod whose sidecar differs from what it would get if it were
+/// created now: one injector's finding on one pod, in the words the report
+/// uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// Index of the live pod's object in the workspace.
+    pub object: usize,
+    /// The pod's namespace, as the simulation resolved it.
+    pub namespace: String,
+    /// `Pod/namespace/name`.
+    pub pod: String,
+    pub difference: Difference,
+    /// The controller whose pod template decides (`kind/namespace/name`),
+    /// when it is not the pod itself.
+    pub judged_by: Option<String>,
+    /// The command (Markdown code) that recreates the pod.
+    pub restart: String,
+    /// The field of the pod the drift is about (a JSON pointer).
+    pub pointer: String,
+}
+
+/// How a running pod's sidecar differs from what it would get now; the
+/// texts are complete phrases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// The pod should carry `sidecar` (e.g. "Istio's sidecar
+    /// (`istio-proxy`)") and does not (INJ401).
+    Missing { sidecar: String },
+    /// The pod was injected with `running` (e.g. "template
+    /// `envoy-proxy@1.4.0`"), but `now` (e.g. "policy `mesh` selects
+    /// `envoy-proxy@1.5.0` now") (INJ402).
+    Outdated { running: String, now: String },
+    /// The pod carries `sidecar` that it would not get now, because of
+    /// `why` (the decision's reason) (INJ403).
+    Unexpected { sidecar: String, why: String },
+}
+
+impl Difference {
+    /// Which is worse, for the pod's bucket in the live summary (missing >
+    /// outdated > unexpected).
+    fn rank(&self) -> u8 {
+        match self {
+            Difference::Missing { .. } => 3,
+            Difference::Outdated { .. } => 2,
+            Difference::Unexpected { .. } => 1,
         }
     }
 }
@@ -360,9 +407,7 @@ enum Verdict {
     /// The injector would deny the pod or its policies conflict: others
     /// report why; nothing to compare.
     Undecided,
-    Missing(Diagnostic),
-    Outdated(Diagnostic),
-    Unexpected(Diagnostic),
+    Drifted(Difference),
 }
 
 /// What one pod is judged with.
@@ -419,12 +464,9 @@ impl Judging<'_> {
             (Outcome::Deny | Outcome::Conflict, _) => Verdict::Undecided.into(),
             (Outcome::Inject, None) => {
                 let template = result.template.as_deref().unwrap_or("?");
-                Verdict::Missing(missing_sidecar::new(
-                    &self.display,
-                    &own_sidecar(template, result.policy.as_deref()),
-                    self.judged_by.as_deref(),
-                    &self.restart,
-                ))
+                Verdict::Drifted(Difference::Missing {
+                    sidecar: own_sidecar(template, result.policy.as_deref()),
+                })
                 .at("/spec/containers")
             }
             (Outcome::Inject, Some(text)) => {
@@ -438,16 +480,10 @@ impl Judging<'_> {
                             Some(p) => format!("policy `{p}` selects `{now}` now"),
                             None => format!("the pod's annotation selects `{now}` now"),
                         };
-                        let by = match &self.judged_by {
-                            Some(owner) => format!("{by} for {owner}"),
-                            None => by,
-                        };
-                        Verdict::Outdated(outdated_injection::new(
-                            &self.display,
-                            &format!("template `{was}`"),
-                            &by,
-                            &self.restart,
-                        ))
+                        Verdict::Drifted(Difference::Outdated {
+                            running: format!("template `{was}`"),
+                            now: by,
+                        })
                         .at(&pointer)
                     }
                     _ => Verdict::Injected.into(),
@@ -461,13 +497,10 @@ impl Judging<'_> {
                     ),
                     Err(_) => format!("the repository's injection ({STATUS_ANNOTATION})"),
                 };
-                Verdict::Unexpected(unexpected_sidecar::new(
-                    &self.display,
-                    &what,
-                    self.judged_by.as_deref(),
-                    &why_not(Some(result), OWN_INJECTOR),
-                    &self.restart,
-                ))
+                Verdict::Drifted(Difference::Unexpected {
+                    sidecar: what,
+                    why: why_not(Some(result), OWN_INJECTOR),
+                })
                 .at(&pointer)
             }
             (Outcome::Skip, None) => Verdict::NotInjected.into(),
@@ -490,32 +523,26 @@ impl Judging<'_> {
                             .collect()
                     })
                     .unwrap_or_default();
-                Verdict::Missing(missing_sidecar::new(
-                    &self.display,
-                    &known_sidecar(injector, &names),
-                    self.judged_by.as_deref(),
-                    &self.restart,
-                ))
+                Verdict::Drifted(Difference::Missing {
+                    sidecar: known_sidecar(injector, &names),
+                })
                 .at("/spec/containers")
             }
             (Some(Outcome::Inject), Some(_)) => self.known_outdated(injector),
             (_, Some((pointer, name))) => {
                 let names: Vec<String> = name.map(str::to_owned).into_iter().collect();
-                Verdict::Unexpected(unexpected_sidecar::new(
-                    &self.display,
-                    &known_sidecar(injector, &names),
-                    self.judged_by.as_deref(),
-                    &why_not(result, injector),
-                    &self.restart,
-                ))
+                Verdict::Drifted(Difference::Unexpected {
+                    sidecar: known_sidecar(injector, &names),
+                    why: why_not(result, injector),
+                })
                 .at(&pointer)
             }
             (_, None) => Verdict::NotInjected.into(),
         }
     }
 
-    /// INJ402 for Istio (proxy image, revision) and Linkerd (proxy
-    /// version), where the run knows what the injector uses now.
+    /// An outdated injection of Istio (proxy image, revision) or Linkerd
+    /// (proxy version), where the run knows what the injector uses now.
     fn known_outdated(&self, injector: &str) -> Pointed {
         let after = self.expected.pod_after.as_ref();
         let settings = &self.cluster.known;
@@ -584,25 +611,19 @@ impl Judging<'_> {
         let Some(pointer) = pointer else {
             return Verdict::Injected.into();
         };
-        let mut now = format!(
-            "{} would inject {} now",
-            display(injector),
-            now.join(" and ")
-        );
-        if let Some(owner) = &self.judged_by {
-            now.push_str(&format!(" for {owner}"));
-        }
-        Verdict::Outdated(outdated_injection::new(
-            &self.display,
-            &format!("{}'s {}", display(injector), running.join(" and ")),
-            &now,
-            &self.restart,
-        ))
+        Verdict::Drifted(Difference::Outdated {
+            running: format!("{}'s {}", display(injector), running.join(" and ")),
+            now: format!(
+                "{} would inject {} now",
+                display(injector),
+                now.join(" and ")
+            ),
+        })
         .at(&pointer)
     }
 }
 
-/// A verdict's finding, with the field path it is about.
+/// A verdict, with the field path it is about.
 struct Pointed(Verdict, String);
 
 impl Verdict {
@@ -634,14 +655,15 @@ fn judged(object: &Object) -> bool {
     !matches!(phase, "Succeeded" | "Failed") && !deleting && !static_pod
 }
 
-/// INJ401–INJ403 for every live pod among `workloads`, and the live
-/// summary (`None` when the run has no live pod).
-pub(super) fn check(
+/// The drift of every live pod among `workloads` (in the order of the
+/// pods, each pod's own injector first), and the live summary (`None` when
+/// the run has no live pod).
+pub(super) fn judge(
     ws: &Workspace,
     workloads: &[WorkloadResult],
     cluster: &Cluster,
     default_namespace: &str,
-) -> (Vec<Diagnostic>, Option<LiveSummary>) {
+) -> (Vec<Drift>, Option<LiveSummary>) {
     let is_live_pod = |w: &&WorkloadResult| w.kind == "Pod" && ws.sources.get(w.file).live;
     if !workloads.iter().any(|w| is_live_pod(&w)) {
         return (Vec::new(), None);
@@ -649,7 +671,7 @@ pub(super) fn check(
     let by_object: HashMap<usize, &WorkloadResult> =
         workloads.iter().map(|w| (w.object, w)).collect();
     let controllers = Controllers::new(ws, default_namespace);
-    let mut diagnostics = Vec::new();
+    let mut drifts = Vec::new();
     let mut outcomes = LiveOutcomes::default();
     for result in workloads.iter().filter(is_live_pod) {
         let object = &ws.objects[result.object];
@@ -686,32 +708,24 @@ pub(super) fn check(
                 .find(|r| r.injector == marker.injector);
             verdicts.push(judging.known(marker, result));
         }
-        let object_ref = object.object_ref(&result.namespace);
         let mut worst = 0;
         let mut any_injected = false;
         for Pointed(verdict, pointer) in verdicts {
-            let (rank, finding) = match verdict {
-                Verdict::Missing(d) => (3, Some(d)),
-                Verdict::Outdated(d) => (2, Some(d)),
-                Verdict::Unexpected(d) => (1, Some(d)),
-                Verdict::Injected => {
-                    any_injected = true;
-                    (0, None)
+            match verdict {
+                Verdict::Drifted(difference) => {
+                    worst = worst.max(difference.rank());
+                    drifts.push(Drift {
+                        object: result.object,
+                        namespace: result.namespace.clone(),
+                        pod: judging.display.clone(),
+                        difference,
+                        judged_by: judging.judged_by.clone(),
+                        restart: judging.restart.clone(),
+                        pointer,
+                    });
                 }
-                Verdict::NotInjected | Verdict::Undecided => (0, None),
-            };
-            worst = worst.max(rank);
-            if let Some(d) = finding {
-                let span = object
-                    .root
-                    .lookup_pointer(&pointer)
-                    .map(|(node, key)| key.unwrap_or_else(|| node.span.clone()))
-                    .unwrap_or_else(|| object.name_span());
-                diagnostics.push(
-                    d.at(object.file, span)
-                        .object(Some(object_ref.clone()))
-                        .path(pointer),
-                );
+                Verdict::Injected => any_injected = true,
+                Verdict::NotInjected | Verdict::Undecided => {}
             }
         }
         match (worst, any_injected) {
@@ -722,7 +736,7 @@ pub(super) fn check(
             (_, false) => outcomes.not_injected += 1,
         }
     }
-    (diagnostics, Some(LiveSummary::new(outcomes)))
+    (drifts, Some(LiveSummary::new(outcomes)))
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@ mod known;
 mod known_settings;
 mod policy_set;
 
-pub use drift::{KnownVersions, LiveOutcomes, LiveSummary};
+pub use drift::{Difference, Drift, KnownVersions, LiveOutcomes, LiveSummary};
 pub use policy_set::PolicySet;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::diagnostic::Diagnostic;
 use crate::injectors::known::additions::Placed;
 use crate::injectors::known::gate::Gate;
 use crate::injectors::known::settings::KnownSettings;
@@ -101,6 +100,9 @@ pub struct Simulation {
     /// How the running pods compare with what would be injected now
     /// (`simulate --live`); `None` when the run has no live pod.
     pub live: Option<LiveSummary>,
+    /// The live pods whose sidecars differ from what they would get now
+    /// (reported as INJ401–INJ403 by the rules).
+    pub drift: Vec<Drift>,
 }
 
 impl Simulation {
@@ -191,15 +193,15 @@ impl Cluster {
     }
 }
 
-/// INJ401–INJ403 for every live pod among `workloads`, and the live
-/// summary (`None` when the run has no live pod).
+/// The drift of every live pod among `workloads` (what INJ401–INJ403
+/// report), and the live summary (`None` when the run has no live pod).
 pub fn drift(
     ws: &Workspace,
     workloads: &[WorkloadResult],
     cluster: &Cluster,
     default_namespace: &str,
-) -> (Vec<Diagnostic>, Option<LiveSummary>) {
-    drift::check(ws, workloads, cluster, default_namespace)
+) -> (Vec<Drift>, Option<LiveSummary>) {
+    drift::judge(ws, workloads, cluster, default_namespace)
 }
 
 /// The policies of a run, in input order (objects another definition of

@@ -314,15 +314,8 @@ impl<'a> CheckInput<'a> {
 /// A finding at `pointer` of the object holding the pod template (its
 /// name when the pointer does not resolve).
 pub(crate) fn at_pod_pointer(d: Diagnostic, workload: &Workload<'_>, pointer: &str) -> Diagnostic {
-    let object = workload.pod_object;
-    let span = object
-        .root
-        .lookup_pointer(pointer)
-        .map(|(node, key)| key.unwrap_or_else(|| node.span.clone()))
-        .unwrap_or_else(|| object.name_span());
-    d.at(object.file, span)
-        .object(Some(workload.object.object_ref(&workload.namespace)))
-        .path(pointer.to_owned())
+    let reported = workload.object.object_ref(&workload.namespace);
+    super::at_pointer(d, workload.pod_object, reported, pointer)
 }
 
 /// The repository of an image reference (no tag, no digest).

@@ -1,6 +1,8 @@
 //! INJ401 (live): a running pod that should carry a sidecar and does not.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::{Difference, Drift};
+use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ401",
@@ -9,6 +11,20 @@ pub const RULE: super::Rule = super::Rule {
     summary: "live: a running pod that should carry the sidecar and does not",
     explain: include_str!("missing_sidecar.md"),
 };
+
+/// INJ401 for a drift that is a missing sidecar, at the pod's containers.
+pub fn check(objects: &[Object], drift: &Drift) -> Option<Diagnostic> {
+    let Difference::Missing { sidecar } = &drift.difference else {
+        return None;
+    };
+    let finding = new(
+        &drift.pod,
+        sidecar,
+        drift.judged_by.as_deref(),
+        &drift.restart,
+    );
+    Some(super::drift::at_pod(finding, objects, drift))
+}
 
 /// `pod`: `Pod/namespace/name`; `sidecar`: what would be injected now (e.g.
 /// "the sidecar of template `envoy-proxy@1.4.0` (policy `mesh`)" or "Istio's

@@ -8,6 +8,8 @@
 pub use crate::diagnostic::{DOCS_BASE, Rule};
 
 use crate::diagnostic::Diagnostic;
+use crate::engine::Drift;
+use crate::model::{Object, ObjectRef};
 
 pub mod build_failed;
 pub mod chart_not_rendered;
@@ -16,6 +18,7 @@ pub mod conflicting_injection_controls;
 pub mod contradictory_namespace_labels;
 pub mod deprecated_injector_key;
 pub mod double_injection;
+pub mod drift;
 pub mod duplicate_key;
 pub mod duplicate_object;
 pub mod init_container_after_proxy_init;
@@ -139,6 +142,17 @@ pub static INJECTED_POD_RULES: &[fn(&injected_pod::CheckInput<'_>) -> Vec<Diagno
     sidecar_blocks_completion::check,
 ];
 
+/// A live drift rule: its finding for a drift of its kind, `None` for the
+/// others.
+pub type DriftRule = fn(&[Object], &Drift) -> Option<Diagnostic>;
+
+/// The live drift rules, run by [`drift::diagnostics`].
+pub static DRIFT_RULES: &[DriftRule] = &[
+    missing_sidecar::check,
+    outdated_injection::check,
+    unexpected_sidecar::check,
+];
+
 /// Ids the contract reserves for rules that later versions implement. A
 /// configuration may already set them; they never fire in this build.
 /// (INJ401–INJ403, the live drift rules, were the last ones reserved.)
@@ -175,6 +189,26 @@ pub fn find(id_or_name: &str) -> Option<&'static Rule> {
 pub fn suggest(input: &str) -> Option<&'static str> {
     let names = RULES.iter().flat_map(|r| [r.id, r.name]);
     crate::words::did_you_mean(input, names.chain(RESERVED.iter().copied()))
+}
+
+/// `diagnostic` about `object_ref`, at the field `pointer` of `object`
+/// (its key, or its value when it has no key; the object's name when the
+/// pointer does not resolve), with the pointer as its field path.
+fn at_pointer(
+    diagnostic: Diagnostic,
+    object: &Object,
+    object_ref: ObjectRef,
+    pointer: &str,
+) -> Diagnostic {
+    let span = object
+        .root
+        .lookup_pointer(pointer)
+        .map(|(node, key)| key.unwrap_or_else(|| node.span.clone()))
+        .unwrap_or_else(|| object.name_span());
+    diagnostic
+        .at(object.file, span)
+        .object(Some(object_ref))
+        .path(pointer.to_owned())
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! older injector image or revision) than would be injected now.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::{Difference, Drift};
+use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ402",
@@ -11,15 +13,42 @@ pub const RULE: super::Rule = super::Rule {
     explain: include_str!("outdated_injection.md"),
 };
 
+/// INJ402 for a drift that is an outdated injection, at what tells the
+/// version (the status annotation or the proxy's image).
+pub fn check(objects: &[Object], drift: &Drift) -> Option<Diagnostic> {
+    let Difference::Outdated { running, now } = &drift.difference else {
+        return None;
+    };
+    let finding = new(
+        &drift.pod,
+        running,
+        now,
+        drift.judged_by.as_deref(),
+        &drift.restart,
+    );
+    Some(super::drift::at_pod(finding, objects, drift))
+}
+
 /// `pod`: `Pod/namespace/name`; `running`: what the pod was injected with;
 /// `now`: what would be injected now (both complete phrases, e.g. "template
-/// `envoy-proxy@1.4.0`" and "`envoy-proxy@1.5.0` (policy `mesh`)");
+/// `envoy-proxy@1.4.0`" and "policy `mesh` selects `envoy-proxy@1.5.0`
+/// now"); `judged_by`: the controller whose pod template decides, if any;
 /// `restart`: the command that recreates the pod (on a help line of its own).
-pub fn new(pod: &str, running: &str, now: &str, restart: &str) -> Diagnostic {
+pub fn new(
+    pod: &str,
+    running: &str,
+    now: &str,
+    judged_by: Option<&str>,
+    restart: &str,
+) -> Diagnostic {
+    let of = match judged_by {
+        Some(owner) => format!(" for {owner}"),
+        None => String::new(),
+    };
     Diagnostic::new(
         &RULE,
         format!(
-            "{pod} was injected with {running}, but {now}; the injector changes a pod only when it is created, so the old sidecar keeps running until the pod is recreated"
+            "{pod} was injected with {running}, but {now}{of}; the injector changes a pod only when it is created, so the old sidecar keeps running until the pod is recreated"
         ),
     )
     .label("injected from an older version")

@@ -74,14 +74,19 @@ pub fn simulate(
         workloads.push(result);
         diagnostics.extend(found);
     }
-    let live = if settings.manual_injector.is_none() {
-        let (found, live) = engine::drift(ws, &workloads, cluster, default_namespace);
-        diagnostics.extend(found);
-        live
+    let (drift, live) = if settings.manual_injector.is_none() {
+        engine::drift(ws, &workloads, cluster, default_namespace)
     } else {
-        None
+        (Vec::new(), None)
     };
-    (Simulation { workloads, live }, diagnostics)
+    // The live pods' drift comes after the per-workload findings.
+    diagnostics.extend(super::drift::diagnostics(&ws.objects, &drift));
+    let simulation = Simulation {
+        workloads,
+        live,
+        drift,
+    };
+    (simulation, diagnostics)
 }
 
 /// The findings about the templates: INJ101 (`extends`), INJ102, INJ104

@@ -2,6 +2,8 @@
 //! injector would inject now.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::engine::{Difference, Drift};
+use crate::model::Object;
 
 pub const RULE: super::Rule = super::Rule {
     id: "INJ403",
@@ -10,6 +12,22 @@ pub const RULE: super::Rule = super::Rule {
     summary: "live: a pod that carries a sidecar no policy selects",
     explain: include_str!("unexpected_sidecar.md"),
 };
+
+/// INJ403 for a drift that is an unexpected sidecar, at what shows the
+/// injection (the status annotation or the sidecar container).
+pub fn check(objects: &[Object], drift: &Drift) -> Option<Diagnostic> {
+    let Difference::Unexpected { sidecar, why } = &drift.difference else {
+        return None;
+    };
+    let finding = new(
+        &drift.pod,
+        sidecar,
+        drift.judged_by.as_deref(),
+        why,
+        &drift.restart,
+    );
+    Some(super::drift::at_pod(finding, objects, drift))
+}
 
 /// `pod`: `Pod/namespace/name`; `sidecar`: what it carries (e.g. "the
 /// sidecar of template `envoy-proxy@1.4.0`"); `judged_by`: the controller
