@@ -1,6 +1,6 @@
 //! The simulation: for one workload, what the injectors decide, why, and
 //! what the injected pod looks like ([`Simulator`]); for live pods, how they
-//! compare with that ([`drift`]). Facts only: the rules judge them
+//! compare with that ([`drift()`]). Facts only: the rules judge them
 //! (`rules::simulation` runs both over every workload of a run, in
 //! parallel), and `lint`, `simulate`, `render` and `serve` share them.
 
