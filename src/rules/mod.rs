@@ -9,6 +9,7 @@ pub use crate::diagnostic::{DOCS_BASE, Rule};
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::Drift;
+use crate::injectors::own::catalog::Catalog;
 use crate::model::{Object, ObjectRef};
 
 pub mod build_failed;
@@ -124,6 +125,20 @@ pub static RULES: &[&Rule] = &[
     &unexpected_sidecar::RULE,
     &webhook_misconfigured::RULE,
     &double_injection::RULE,
+];
+
+/// A rule about the templates: the catalogue, every object, the default
+/// namespace.
+pub type TemplateRule = fn(&Catalog, &[Object], &str) -> Vec<Diagnostic>;
+
+/// The rules about the templates, run once per run on the catalogue (the
+/// objects and the default namespace say where each finding is).
+pub static TEMPLATE_RULES: &[TemplateRule] = &[
+    unknown_template::check_extends,
+    template_inheritance_cycle::check,
+    template_inheritance_too_deep::check,
+    parameter_value_rejected::check_defaults,
+    unknown_interpolation::check,
 ];
 
 /// The rules that check each injected pod (one per injector that mutates

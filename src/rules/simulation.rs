@@ -18,11 +18,10 @@ use crate::model::selector::Labels;
 
 use super::injected_pod::{CheckInput, Origin};
 use super::{
-    INJECTED_POD_RULES, competing_interceptors, double_injection, init_container_after_proxy_init,
-    injected_pod_too_large, namespaced_policy_reach, parameter_value_rejected,
-    pod_override_not_allowed, policy_conflict, template_inheritance_cycle,
-    template_inheritance_too_deep, uncovered_namespace, unknown_interpolation, unknown_namespace,
-    unknown_template, webhook_misconfigured,
+    INJECTED_POD_RULES, TEMPLATE_RULES, competing_interceptors, double_injection,
+    init_container_after_proxy_init, injected_pod_too_large, namespaced_policy_reach,
+    parameter_value_rejected, pod_override_not_allowed, policy_conflict, uncovered_namespace,
+    unknown_namespace, unknown_template, webhook_misconfigured,
 };
 
 /// Simulates every workload of `ws` and runs the rules on what the
@@ -96,28 +95,10 @@ pub fn template_findings(
     objects: &[Object],
     default_namespace: &str,
 ) -> Vec<Diagnostic> {
-    let mut out = unknown_template::check_extends(catalog, objects, default_namespace);
-    out.extend(template_inheritance_cycle::check(
-        catalog,
-        objects,
-        default_namespace,
-    ));
-    out.extend(template_inheritance_too_deep::check(
-        catalog,
-        objects,
-        default_namespace,
-    ));
-    out.extend(parameter_value_rejected::check_defaults(
-        catalog,
-        objects,
-        default_namespace,
-    ));
-    out.extend(unknown_interpolation::check(
-        catalog,
-        objects,
-        default_namespace,
-    ));
-    out
+    TEMPLATE_RULES
+        .iter()
+        .flat_map(|rule| rule(catalog, objects, default_namespace))
+        .collect()
 }
 
 /// Every rule on one workload's facts: what its decision ran into, the
