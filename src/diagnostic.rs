@@ -27,14 +27,22 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Where the rule's page is published (SARIF `helpUri`, miette links).
+    /// Where the rule's page is published (SARIF `helpUri`, miette links):
+    /// the page beside the rule's code, as of this build's release tag, so
+    /// that it describes the rule this binary runs. The same text is in the
+    /// binary (`kubectl inject explain ID`, SARIF `help`).
     pub fn help_uri(&self) -> String {
-        format!("{DOCS_BASE}/{}.md", self.name.replace('-', "_"))
+        format!(
+            "{DOCS_BASE}/v{}/src/rules/{}.md",
+            env!("CARGO_PKG_VERSION"),
+            self.name.replace('-', "_")
+        )
     }
 }
 
-/// Rule pages live next to the code; this is where the repository publishes them.
-pub const DOCS_BASE: &str = "https://github.com/kubectl-inject/kubectl-inject/blob/main/src/rules";
+/// Where the repository publishes its files: Cargo.toml's `repository`,
+/// the one place that names the project's home.
+pub const DOCS_BASE: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob");
 
 /// A secondary place that explains the finding ("first defined here").
 #[derive(Debug, Clone, PartialEq, Eq)]
