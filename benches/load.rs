@@ -66,6 +66,8 @@ fn main() {
         no_suppressions: false,
         kubernetes_version: None,
         manual_injector: None,
+        // As `kubectl inject lint` runs: no pods kept.
+        keep_pods: false,
     };
 
     // Load: the workspace of the first run stays alive for the RSS reading

@@ -40,6 +40,8 @@ pub struct LintOptions {
     pub kubernetes_version: Option<(u64, u64)>,
     /// `--injector NAME`: manual injection with one known injector.
     pub manual_injector: Option<&'static str>,
+    /// Keep injected workloads' pods in the results ([`Analysis::keep_pods`]).
+    pub keep_pods: bool,
 }
 
 /// The findings of a run, its counts, and the simulated workloads.
@@ -74,6 +76,11 @@ pub struct Analysis<'a> {
     /// The programs that render deployables (tests swap in their own); the
     /// timeout comes from the configuration.
     pub renderers: Renderers,
+    /// Keep each injected workload's pods before and after injection in
+    /// the result (`render`, `--diff`, `diff`, `test` need them); a run
+    /// whose reports need only the decisions and findings drops them once
+    /// the rules have run (most of a large run's memory).
+    pub keep_pods: bool,
 }
 
 impl<'a> Analysis<'a> {
@@ -90,6 +97,7 @@ impl<'a> Analysis<'a> {
             environment: None,
             one_cluster: false,
             renderers: Renderers::default(),
+            keep_pods: true,
         }
     }
 
@@ -246,6 +254,7 @@ impl<'a> Analysis<'a> {
                 .and_then(crate::config::parse_version)
                 .or_else(|| config.kubernetes_version()),
             manual_injector: self.manual_injector,
+            keep_pods: self.keep_pods,
         };
 
         // One environment holding everything: no copies.
@@ -585,6 +594,7 @@ fn lint_with(
         default_namespace: ns.to_owned(),
         kubernetes_version: options.kubernetes_version,
         manual_injector: options.manual_injector,
+        keep_pods: options.keep_pods,
     };
     let (simulation, found) = crate::rules::simulation::simulate(ws, &settings, &cluster);
     diagnostics.extend(found);

@@ -54,6 +54,7 @@ fn options(config: &Config) -> LintOptions {
         no_suppressions: false,
         kubernetes_version: config.kubernetes_version(),
         manual_injector: None,
+        keep_pods: true,
     }
 }
 

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             no_suppressions: data.len() % 7 == 3,
             kubernetes_version: None,
             manual_injector: None,
+            keep_pods: true,
         },
     );
     common::check_diagnostics(&ws.sources, &outcome.diagnostics);

@@ -151,6 +151,8 @@ fn run(
         progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         manual_injector: injector,
         environment: global.environment.clone(),
+        // `--diff` shows each injected pod; the other reports need none.
+        keep_pods: extra.diff,
         ..Analysis::new(paths, &config)
     };
     let stdin = std::io::stdin().lock();

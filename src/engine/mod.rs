@@ -126,6 +126,9 @@ pub struct Settings {
     /// [`OWN_INJECTOR`], the repository's own injector alone, as the
     /// admission webhook (`serve`) runs it: no known injector.
     pub manual_injector: Option<&'static str>,
+    /// Keep injected workloads' pods in their results (see
+    /// [`WorkloadFacts::into_result`]).
+    pub keep_pods: bool,
 }
 
 impl Settings {
@@ -286,9 +289,9 @@ impl WorkloadFacts<'_> {
     }
 
     /// The result, with the pods before and after injection when the pod
-    /// is injected (the others are dropped).
-    pub fn into_result(mut self) -> WorkloadResult {
-        if let Some(kept) = self.kept {
+    /// is injected and `keep_pods` (the others are dropped).
+    pub fn into_result(mut self, keep_pods: bool) -> WorkloadResult {
+        if let Some(kept) = self.kept.filter(|_| keep_pods) {
             self.result.pod_after = Some(std::mem::take(&mut self.pods[kept]));
             self.result.pod_before = Some(std::mem::take(&mut self.pods[0]));
         }

@@ -36,6 +36,8 @@ impl PolicySet {
             default_namespace: default_namespace.to_owned(),
             kubernetes_version: config.kubernetes_version(),
             manual_injector: Some(OWN_INJECTOR),
+            // The admission answer is the patch between them.
+            keep_pods: true,
         };
         PolicySet {
             workspace,

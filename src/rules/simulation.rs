@@ -58,6 +58,8 @@ pub fn simulate(
         cluster,
         settings,
     };
+    // Drift compares live pods with the injected pods of their controllers.
+    let keep_pods = settings.keep_pods || ws.sources.iter().any(|(_, f)| f.live);
     let judged: Vec<(WorkloadResult, Vec<Diagnostic>)> = ws
         .objects
         .par_iter()
@@ -65,7 +67,7 @@ pub fn simulate(
         .filter_map(|(i, object)| {
             let facts = simulator.object(i, ws.sources.get(object.file).live)?;
             let found = check_workload(&simulator, &facts);
-            Some((facts.into_result(), found))
+            Some((facts.into_result(keep_pods), found))
         })
         .collect();
     let mut workloads = Vec::with_capacity(judged.len());

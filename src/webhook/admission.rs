@@ -166,7 +166,7 @@ fn decide(
         return error("the pod has no pod template the injector can read".into());
     };
     let diagnostics = crate::rules::simulation::check_workload(&simulator, &facts);
-    let result = facts.into_result();
+    let result = facts.into_result(true);
     let Some(own) = result
         .injectors
         .into_iter()

@@ -102,6 +102,8 @@ impl SetOptions {
             no_suppressions: false,
             kubernetes_version: self.config.kubernetes_version(),
             manual_injector: Some(crate::engine::OWN_INJECTOR),
+            // Only the findings are read.
+            keep_pods: false,
         }
     }
 

@@ -39,6 +39,7 @@ pub fn lint_flat(paths: &[PathBuf], config: &Config) -> (Workspace, LintOutcome)
             no_suppressions: false,
             kubernetes_version: config.kubernetes_version(),
             manual_injector: None,
+            keep_pods: true,
         },
     );
     (ws, outcome)
