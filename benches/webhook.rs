@@ -1,12 +1,13 @@
 //! Load benchmark of the admission webhook: `cargo bench --bench webhook`.
 //!
 //! Starts the release binary (`kubectl-inject serve`, built by `cargo bench`
-//! alongside this one) with a CA and serving certificate generated here
-//! (rcgen), the repository's `testdata/` policy set, `--offline` and an audit
-//! log file (as in production), and drives `/inject` over real HTTPS with a
-//! hyper + rustls client, the way the API server does: HTTP/1.1 with
-//! keep-alive and a small pool of connections, then HTTP/2 (one connection,
-//! multiplexed).
+//! alongside this one) with the tests' harness (`tests/common/webhook.rs`: a
+//! generated CA and serving certificate, the server on a free loopback port
+//! with an audit log file, as in production), the repository's `testdata/`
+//! policy set and `--offline`, and drives `/inject` over real HTTPS with the
+//! harness's hyper + rustls client, the way the API server does: HTTP/1.1
+//! with keep-alive and a small pool of connections, then HTTP/2 (one
+//! connection, multiplexed).
 //!
 //! The request is a typical pod as the API server sends it to a mutating
 //! webhook: created by a Deployment's ReplicaSet (`generateName`, the
@@ -56,33 +57,27 @@
 //! choose the runs, `BENCH_BIN` another server binary (an unstripped build
 //! for `perf`).
 
-use std::io::{BufRead, BufReader};
+#[path = "../tests/common/webhook.rs"]
+mod webhook;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    SanType,
-};
 use serde_json::{Value, json};
+use webhook::{HttpsClient, Pki, ServeOptions, Webhook, apply_patch, metric, pod_review};
 
-/// The binary `cargo bench` built.
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-inject");
-
-/// The policy set of tests/webhook.rs (relative to the package root).
-const POLICY_SET: &[&str] = &[
+/// The policy set of tests/webhook.rs (relative to the package root), with
+/// no API server.
+const SERVE_ARGS: &[&str] = &[
     "testdata/policy/templates",
     "testdata/policy/cluster-policies.yaml",
     "testdata/policy/payments-policy.yaml",
     "testdata/namespaces",
+    "--offline",
 ];
 
 /// The target of the open-loop runs.
@@ -111,25 +106,25 @@ fn main() {
         eprintln!("load average before: {}", load.trim());
     }
     let pki = Pki::new();
-    let audit = pki.dir.path().join("audit.log");
-    let server = Server::start(&pki, &audit);
+    let bin = std::env::var_os("BENCH_BIN").map(PathBuf::from);
+    let server = Webhook::start_with(
+        &pki,
+        ServeOptions {
+            bin: bin.as_deref().unwrap_or(Path::new(webhook::BIN)),
+            args: SERVE_ARGS,
+            cwd: Some(Path::new(env!("CARGO_MANIFEST_DIR"))),
+            // Serve's own: no polling of the files faster than production.
+            reload_interval: None,
+        },
+    );
     eprintln!(
         "serve (pid {}) on https://{} with audit log {}",
-        server.child.id(),
+        server.pid(),
         server.addr,
-        audit.display()
+        server.audit.display()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("the client runtime");
-    let url: hyper::Uri = format!("https://{}/inject?timeout=10s", server.addr)
-        .parse()
-        .expect("a URL");
-    let metrics_url: hyper::Uri = format!("https://{}/metrics", server.addr)
-        .parse()
-        .expect("a URL");
+    let url = server.url("/inject?timeout=10s");
+    let metrics_url = server.url("/metrics");
 
     let template = Arc::new(Template::new());
     eprintln!(
@@ -150,15 +145,15 @@ fn main() {
             .into_iter()
             .filter(|s| chosen("BENCH_SCENARIOS", s.knob()));
         for scenario in scenarios {
-            let client = HttpsClient::new(&pki.ca_pem, protocol, 8);
+            let client = protocol.client(&pki.ca_pem, 8);
             let run = Run {
-                runtime: &runtime,
                 client: &client,
+                protocol,
                 url: &url,
                 metrics_url: &metrics_url,
                 template: &template,
                 scenario,
-                server_pid: server.child.id(),
+                server_pid: server.pid(),
             };
             let label = format!("{} {}", scenario.name(), protocol.name());
             eprintln!("{label}: open loop, {rate}/s, {warmup} s warm-up + {seconds} s");
@@ -169,7 +164,7 @@ fn main() {
                 }
                 // A connection per client for HTTP/1.1 (none is closed
                 // for lack of pool room); one for HTTP/2.
-                let client = HttpsClient::new(&pki.ca_pem, protocol, clients);
+                let client = protocol.client(&pki.ca_pem, clients);
                 let run = Run {
                     client: &client,
                     ..run
@@ -180,17 +175,15 @@ fn main() {
         }
     }
 
-    let audited = std::fs::read(&audit)
+    let audited = std::fs::read(&server.audit)
         .map(|bytes| bytecount(&bytes, b'\n'))
         .unwrap_or(0);
     let answered = NEXT.load(Ordering::Relaxed) - 1;
     let bugs: Vec<String> = server
-        .log
-        .lock()
-        .unwrap()
-        .iter()
+        .log_text()
+        .lines()
         .filter(|l| l.contains("BUG") || l.contains("panicked"))
-        .cloned()
+        .map(str::to_owned)
         .collect();
     drop(server);
     if std::env::var_os("BENCH_KEEP").is_some() {
@@ -234,6 +227,16 @@ impl Protocol {
             Protocol::Http1 => "h1",
             Protocol::Http2 => "h2",
         }
+    }
+
+    /// A client keeping up to `pool` idle connections (HTTP/1.1), shared
+    /// with the request tasks that run on its runtime.
+    fn client(self, ca_pem: &str, pool: usize) -> Arc<HttpsClient> {
+        Arc::new(HttpsClient::with_idle_limit(
+            ca_pem,
+            self == Protocol::Http2,
+            pool,
+        ))
     }
 }
 
@@ -281,28 +284,12 @@ impl Template {
     fn new() -> Template {
         let pod = typical_pod(REQUEST, TOKEN);
         let pod_bytes = serde_json::to_vec(&pod).unwrap().len();
-        let review = json!({
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {
-                "uid": UID,
-                "kind": {"group": "", "version": "v1", "kind": "Pod"},
-                "resource": {"group": "", "version": "v1", "resource": "pods"},
-                "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-                "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-                "name": "",
-                "namespace": "shop",
-                "operation": "CREATE",
-                "userInfo": {
-                    "username": "system:serviceaccount:kube-system:replicaset-controller",
-                    "uid": "0b5a4f0e-3c1d-4e55-9f5e-6f1f3c2b8a11",
-                    "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]
-                },
-                "object": pod,
-                "oldObject": null,
-                "dryRun": false,
-                "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}
-            }
+        let mut review = pod_review(UID, "shop", &pod);
+        // The whole user, as the API server sends it.
+        review["request"]["userInfo"] = json!({
+            "username": "system:serviceaccount:kube-system:replicaset-controller",
+            "uid": "0b5a4f0e-3c1d-4e55-9f5e-6f1f3c2b8a11",
+            "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]
         });
         Template {
             text: review.to_string(),
@@ -519,10 +506,11 @@ fn typical_pod(request: &str, token: &str) -> Value {
 
 #[derive(Clone, Copy)]
 struct Run<'a> {
-    runtime: &'a tokio::runtime::Runtime,
-    client: &'a HttpsClient,
-    url: &'a hyper::Uri,
-    metrics_url: &'a hyper::Uri,
+    /// Requests run on its runtime.
+    client: &'a Arc<HttpsClient>,
+    protocol: Protocol,
+    url: &'a str,
+    metrics_url: &'a str,
     template: &'a Arc<Template>,
     scenario: Scenario,
     server_pid: u32,
@@ -571,14 +559,14 @@ impl Run<'_> {
 
     /// One request, checked; `verify` also applies the patch.
     async fn request(
-        client: HttpsClient,
-        url: hyper::Uri,
+        client: &HttpsClient,
+        url: &str,
         uid: String,
         body: Bytes,
         verify: Option<Value>,
     ) -> Result<(), String> {
-        let (status, answer) = client.post(url, body).await?;
-        check(status, &answer, &uid, verify.as_ref())
+        let reply = client.try_send_async("POST", url, body).await?;
+        check(reply.status, &reply.body, &uid, verify.as_ref())
     }
 
     fn open_loop(&self, rate: u64, warmup: u64, seconds: u64) -> Row {
@@ -597,7 +585,7 @@ impl Run<'_> {
     /// Sends `count` requests, one every `period` from now, each on its own
     /// task; returns when all are answered.
     fn pace(&self, period: Duration, count: u64) -> Vec<Sample> {
-        let handle = self.runtime.handle();
+        let handle = self.client.runtime().handle();
         let start = Instant::now() + Duration::from_millis(20);
         let mut tasks = Vec::with_capacity(count as usize);
         for i in 0..count {
@@ -612,10 +600,10 @@ impl Run<'_> {
                 // server; the lateness of the wake-up is measured (`lag`).
                 std::thread::sleep(scheduled - now);
             }
-            let (client, url) = (self.client.clone(), self.url.clone());
+            let (client, url) = (self.client.clone(), self.url.to_owned());
             tasks.push(handle.spawn(async move {
                 let lag = scheduled.elapsed();
-                let result = Self::request(client, url, uid, body, verify).await;
+                let result = Self::request(&client, &url, uid, body, verify).await;
                 Sample {
                     latency: scheduled.elapsed(),
                     lag,
@@ -623,7 +611,7 @@ impl Run<'_> {
                 }
             }));
         }
-        self.runtime.block_on(async {
+        self.client.runtime().block_on(async {
             let mut samples = Vec::with_capacity(tasks.len());
             for task in tasks {
                 samples.push(task.await.expect("a request task"));
@@ -648,9 +636,9 @@ impl Run<'_> {
         let distinct = self.scenario == Scenario::Distinct;
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
-                let (client, url) = (self.client.clone(), self.url.clone());
+                let (client, url) = (self.client.clone(), self.url.to_owned());
                 let template = self.template.clone();
-                self.runtime.spawn(async move {
+                self.client.runtime().spawn(async move {
                     let mut samples = Vec::new();
                     while Instant::now() < until {
                         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -659,8 +647,7 @@ impl Run<'_> {
                         let verify =
                             (c == 0 && samples.is_empty()).then(|| template.pod(n, distinct));
                         let sent = Instant::now();
-                        let result =
-                            Self::request(client.clone(), url.clone(), uid, body, verify).await;
+                        let result = Self::request(&client, &url, uid, body, verify).await;
                         samples.push(Sample {
                             latency: sent.elapsed(),
                             lag: Duration::ZERO,
@@ -671,7 +658,7 @@ impl Run<'_> {
                 })
             })
             .collect();
-        self.runtime.block_on(async {
+        self.client.runtime().block_on(async {
             let mut samples = Vec::new();
             for task in tasks {
                 samples.extend(task.await.expect("a client task"));
@@ -683,18 +670,19 @@ impl Run<'_> {
     /// The server's histogram and CPU time now.
     fn snapshot(&self) -> Snapshot {
         let text = self
-            .runtime
-            .block_on(self.client.get(self.metrics_url.clone()))
-            .ok();
-        let counter = |name: &str| {
-            text.as_deref()?
-                .lines()
-                .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
-        };
+            .client
+            .runtime()
+            .block_on(
+                self.client
+                    .try_send_async("GET", self.metrics_url, Bytes::new()),
+            )
+            .ok()
+            .map(|reply| reply.text());
+        let counter = |name: &str| metric(text.as_deref()?, name);
         Snapshot {
             histogram: text.as_deref().map(|text| parse_histogram(text, "inject")),
-            cache: counter("kubectl_inject_template_cache_hits_total ")
-                .zip(counter("kubectl_inject_template_cache_misses_total ")),
+            cache: counter("kubectl_inject_template_cache_hits_total")
+                .zip(counter("kubectl_inject_template_cache_misses_total")),
             cpu_ticks: cpu_ticks(&format!("/proc/{}/stat", self.server_pid)),
             own_ticks: cpu_ticks("/proc/self/stat"),
             busy_ticks: busy_ticks(),
@@ -741,7 +729,7 @@ impl Run<'_> {
         };
         Row {
             label: self.scenario.name().to_owned(),
-            protocol: self.client.protocol,
+            protocol: self.protocol,
             open_rate,
             clients,
             measured,
@@ -796,14 +784,7 @@ fn check(status: u16, body: &[u8], uid: &str, pod: Option<&Value>) -> Result<(),
         return Err(format!("no JSONPatch: {}", excerpt()));
     };
     if let Some(pod) = pod {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(patch)
-            .map_err(|e| format!("the patch is not base64: {e}"))?;
-        let patch: json_patch::Patch =
-            serde_json::from_slice(&bytes).map_err(|e| format!("not a JSONPatch: {e}"))?;
-        let mut after = pod.clone();
-        json_patch::patch(&mut after, &patch).map_err(|e| format!("the patch fails: {e}"))?;
+        let after = apply_patch(pod, patch)?;
         let containers: Vec<&str> = ["containers", "initContainers"]
             .iter()
             .filter_map(|field| after["spec"][field].as_array())
@@ -1037,192 +1018,5 @@ fn print_table(rows: &[Row], rate: u64) {
             row.measured,
             row.first_error.as_deref().unwrap_or("?")
         );
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The server, its certificate and the client.
-
-/// A CA and the files of a serving certificate it signed.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kubectl-inject bench CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kubectl-inject bench server");
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("kubectl-inject-bench-webhook-")
-            .tempdir()
-            .expect("a temporary directory");
-        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-        Pki {
-            dir,
-            ca_pem: issuer.pem(),
-        }
-    }
-}
-
-/// A `serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(pki: &Pki, audit: &Path) -> Server {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let bin = std::env::var_os("BENCH_BIN").map_or_else(|| PathBuf::from(BIN), PathBuf::from);
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--tls-cert")
-            .arg(pki.dir.path().join("cert.pem"))
-            .arg("--tls-key")
-            .arg(pki.dir.path().join("key.pem"))
-            .arg("--audit-log")
-            .arg(audit)
-            .args(POLICY_SET)
-            .arg("--offline")
-            .current_dir(&root)
-            .env_remove("KUBECONFIG")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl-inject serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on https://").nth(1) {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => Server { child, addr, log },
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "serve did not start listening:\n{}",
-                    log.lock().unwrap().join("\n")
-                );
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// An HTTPS client that trusts only the bench CA.
-#[derive(Clone)]
-struct HttpsClient {
-    protocol: Protocol,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
-}
-
-impl HttpsClient {
-    /// HTTP/1.1 keeping up to `pool` idle connections, or HTTP/2.
-    fn new(ca_pem: &str, protocol: Protocol, pool: usize) -> HttpsClient {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only();
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let connector = match protocol {
-            Protocol::Http1 => builder.enable_http1().wrap_connector(http),
-            Protocol::Http2 => builder.enable_http2().wrap_connector(http),
-        };
-        let mut client = Client::builder(TokioExecutor::new());
-        client
-            .pool_max_idle_per_host(pool)
-            .pool_idle_timeout(Duration::from_secs(90));
-        if protocol == Protocol::Http2 {
-            client.http2_only(true);
-        }
-        HttpsClient {
-            protocol,
-            client: client.build(connector),
-        }
-    }
-
-    async fn post(&self, url: hyper::Uri, body: Bytes) -> Result<(u16, Bytes), String> {
-        let request = hyper::Request::post(url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, */*")
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| format!("request: {e:?}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
-        Ok((status, body))
-    }
-
-    async fn get(&self, url: hyper::Uri) -> Result<String, String> {
-        let request = hyper::Request::get(url)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
     }
 }

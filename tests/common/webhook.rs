@@ -1,7 +1,8 @@
-//! A running `kubectl-inject serve` for the tests: a generated CA and
-//! serving certificate (rcgen), the binary started on a free loopback port,
-//! and an HTTPS client that trusts only that CA (hyper + rustls), so every
-//! request goes over real TLS.
+//! A running `kubectl-inject serve` for the tests and the webhook bench
+//! (`benches/webhook.rs` includes this file): a generated CA and serving
+//! certificate (rcgen), the binary started on a free loopback port, and an
+//! HTTPS client that trusts only that CA (hyper + rustls), so every request
+//! goes over real TLS. Nothing here may use the rest of `tests/common`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -21,7 +22,7 @@ use rcgen::{
     SanType,
 };
 
-/// The binary under test.
+/// The binary under test (Cargo sets this for benches too).
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-inject");
 
 /// A CA and the files of a serving certificate it signed.
@@ -42,7 +43,11 @@ impl Pki {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
+            // Named, to be found when a bench keeps it (`BENCH_KEEP`).
+            dir: tempfile::Builder::new()
+                .prefix("kubectl-inject-webhook-")
+                .tempdir()
+                .unwrap(),
             ca_pem: issuer.pem(),
             issuer,
         };
@@ -86,6 +91,33 @@ fn replace(path: &Path, bytes: &[u8]) {
     std::fs::rename(&aside, path).unwrap();
 }
 
+/// How [`Webhook::start_with`] runs `serve`, besides what every start has:
+/// the PKI's certificate, a free loopback port and an audit log file.
+pub struct ServeOptions<'a> {
+    /// The binary: by default [`BIN`].
+    pub bin: &'a Path,
+    /// Arguments after those: policy paths, `--offline`, limits…
+    pub args: &'a [&'a str],
+    /// The working directory (for relative policy paths); by default this
+    /// process's.
+    pub cwd: Option<&'a Path>,
+    /// `--reload-interval`: by default 100 ms, so that tests see changed
+    /// files at once; `None` keeps serve's own (the bench measures without
+    /// the extra polling).
+    pub reload_interval: Option<&'a str>,
+}
+
+impl Default for ServeOptions<'_> {
+    fn default() -> Self {
+        ServeOptions {
+            bin: Path::new(BIN),
+            args: &[],
+            cwd: None,
+            reload_interval: Some("100ms"),
+        }
+    }
+}
+
 /// A `serve` process; killed when dropped.
 pub struct Webhook {
     child: Child,
@@ -106,27 +138,41 @@ impl Webhook {
 
     /// As [`Webhook::start`], with the working directory `cwd`.
     pub fn start_in(pki: &Pki, args: &[&str], cwd: Option<&Path>) -> Webhook {
+        Self::start_with(
+            pki,
+            ServeOptions {
+                args,
+                cwd,
+                ..ServeOptions::default()
+            },
+        )
+    }
+
+    /// Starts `serve` as `options` say, and waits until it listens.
+    pub fn start_with(pki: &Pki, options: ServeOptions) -> Webhook {
         let audit = pki
             .dir
             .path()
             .join(format!("audit-{}.log", std::process::id()));
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(options.bin);
+        command.arg("serve").args(["--listen", "127.0.0.1:0"]);
+        if let Some(interval) = options.reload_interval {
+            command.args(["--reload-interval", interval]);
+        }
         command
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--reload-interval", "100ms"])
             .arg("--tls-cert")
             .arg(pki.cert())
             .arg("--tls-key")
             .arg(pki.key())
             .arg("--audit-log")
             .arg(&audit)
-            .args(args)
+            .args(options.args)
             .env_remove("KUBECONFIG")
             .env_remove("KUBERNETES_SERVICE_HOST")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if let Some(cwd) = cwd {
+        if let Some(cwd) = options.cwd {
             command.current_dir(cwd);
         }
         let mut child = command.spawn().expect("kubectl-inject serve starts");
@@ -142,7 +188,8 @@ impl Webhook {
                 lines.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        // Generous: a loaded machine, or a bench's unoptimised binary.
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
@@ -164,9 +211,14 @@ impl Webhook {
         format!("https://{}{path}", self.addr)
     }
 
+    /// The server's process id (for its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's peak resident memory so far, in KiB (`VmHWM`; Linux).
     pub fn peak_memory_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))?
@@ -317,15 +369,29 @@ fn client_config(ca_pem: &str) -> rustls::ClientConfig {
 impl HttpsClient {
     /// HTTP/1.1 with keep-alive (`http2`: HTTP/2, as API servers may use).
     pub fn new(ca_pem: &str, http2: bool) -> HttpsClient {
+        Self::with_idle_limit(ca_pem, http2, usize::MAX)
+    }
+
+    /// As [`HttpsClient::new`], keeping at most `idle` connections open
+    /// while unused: over HTTP/1.1, one opened past that (for requests at
+    /// once) is closed after its answer, so the bench gives each of its
+    /// clients room.
+    pub fn with_idle_limit(ca_pem: &str, http2: bool, idle: usize) -> HttpsClient {
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(client_config(ca_pem))
             .https_only();
+        // No Nagle delay on small requests, as in Go's clients (the API
+        // server's): a bench would measure the delayed ACKs.
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
         let connector = if http2 {
-            builder.enable_http2().build()
+            builder.enable_http2().wrap_connector(tcp)
         } else {
-            builder.enable_http1().build()
+            builder.enable_http1().wrap_connector(tcp)
         };
         let mut client = Client::builder(TokioExecutor::new());
+        client.pool_max_idle_per_host(idle);
         if http2 {
             client.http2_only(true);
         }
@@ -353,7 +419,20 @@ impl HttpsClient {
 
     /// [`HttpsClient::send`] as a future, to run many on [`HttpsClient::runtime`].
     pub async fn send_async(&self, method: &str, url: &str, body: Vec<u8>) -> Reply {
-        self.send_body(method, url, Full::new(Bytes::from(body)).boxed())
+        self.try_send_async(method, url, body)
+            .await
+            .expect("an HTTPS answer")
+    }
+
+    /// [`HttpsClient::send_async`] with a failed request or answer as an
+    /// error rather than a panic (the bench counts them).
+    pub async fn try_send_async(
+        &self,
+        method: &str,
+        url: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        self.send_body(method, url, Full::new(body.into()).boxed())
             .await
     }
 
@@ -366,23 +445,41 @@ impl HttpsClient {
             .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
             .collect();
         let body = StreamBody::new(futures_util::stream::iter(chunks)).boxed();
-        self.runtime.block_on(self.send_body("POST", url, body))
+        self.runtime
+            .block_on(self.send_body("POST", url, body))
+            .expect("an HTTPS answer")
     }
 
-    async fn send_body(&self, method: &str, url: &str, body: BoxBody<Bytes, Infallible>) -> Reply {
+    async fn send_body(
+        &self,
+        method: &str,
+        url: &str,
+        body: BoxBody<Bytes, Infallible>,
+    ) -> Result<Reply, String> {
         let request = hyper::Request::builder()
             .method(method)
             .uri(url)
             .header("content-type", "application/json")
+            // As the API server sends it.
+            .header("accept", "application/json, */*")
             .body(body)
-            .unwrap();
-        let response = self.client.request(request).await.expect("an HTTPS answer");
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("request: {e:?}"))?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        Ok(Reply {
             status,
             body: body.to_vec(),
-        }
+        })
     }
 
     /// The runtime, for tests that drive many requests concurrently.
@@ -700,19 +797,30 @@ pub fn apply_answer(
     pod: &serde_json::Value,
     answer: &serde_json::Value,
 ) -> (bool, serde_json::Value, serde_json::Value) {
-    use base64::Engine;
     let response = answer["response"].clone();
     let allowed = response["allowed"].as_bool().unwrap();
-    let mut after = pod.clone();
-    if let Some(patch) = response.get("patch").and_then(|p| p.as_str()) {
-        assert_eq!(response["patchType"], "JSONPatch");
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(patch)
-            .expect("the patch is base64");
-        let patch: json_patch::Patch = serde_json::from_slice(&bytes).expect("a JSON Patch");
-        json_patch::patch(&mut after, &patch).expect("the patch applies to the pod");
-    }
+    let after = match response.get("patch").and_then(|p| p.as_str()) {
+        Some(patch) => {
+            assert_eq!(response["patchType"], "JSONPatch");
+            apply_patch(pod, patch).unwrap_or_else(|e| panic!("{e}"))
+        }
+        None => pod.clone(),
+    };
     (allowed, after, response)
+}
+
+/// `pod` with an answer's `patch` (a base64 JSONPatch) applied.
+pub fn apply_patch(pod: &serde_json::Value, patch: &str) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .map_err(|e| format!("the patch is not base64: {e}"))?;
+    let patch: json_patch::Patch =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a JSON Patch: {e}"))?;
+    let mut after = pod.clone();
+    json_patch::patch(&mut after, &patch)
+        .map_err(|e| format!("the patch does not apply to the pod: {e}"))?;
+    Ok(after)
 }
 
 /// The HTTP/2 connection preface and an empty SETTINGS frame: what a client
