@@ -941,6 +941,22 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// testdata's policy set (templates, namespaces, policies) copied into
+/// `root/policies`, for tests that change it under a running `serve`.
+fn copy_testdata_policies(root: &Path) -> PathBuf {
+    let policies = root.join("policies");
+    let testdata = package_root().join("testdata");
+    copy_dir(
+        &testdata.join("policy/templates"),
+        &policies.join("templates"),
+    );
+    copy_dir(&testdata.join("namespaces"), &policies.join("namespaces"));
+    for file in ["cluster-policies.yaml", "payments-policy.yaml"] {
+        std::fs::copy(testdata.join("policy").join(file), policies.join(file)).unwrap();
+    }
+    policies
+}
+
 /// Replaces `path` at once (written beside the watched directory, then
 /// renamed), so the poller never reads half a file.
 fn replace_file(aside_dir: &Path, path: &Path, text: &str) {
@@ -952,16 +968,7 @@ fn replace_file(aside_dir: &Path, path: &Path, text: &str) {
 #[test]
 fn a_changed_policy_directory_is_taken_into_service_and_a_broken_one_refused() {
     let root = tempfile::tempdir().unwrap();
-    let policies = root.path().join("policies");
-    let testdata = package_root().join("testdata");
-    copy_dir(
-        &testdata.join("policy/templates"),
-        &policies.join("templates"),
-    );
-    copy_dir(&testdata.join("namespaces"), &policies.join("namespaces"));
-    for file in ["cluster-policies.yaml", "payments-policy.yaml"] {
-        std::fs::copy(testdata.join("policy").join(file), policies.join(file)).unwrap();
-    }
+    let policies = copy_testdata_policies(root.path());
     let cluster_policies = policies.join("cluster-policies.yaml");
     let original = std::fs::read_to_string(&cluster_policies).unwrap();
 
@@ -1912,16 +1919,7 @@ fn endless_certificate_files_are_refused_at_the_limit() {
 #[test]
 fn hostile_templates_are_refused_and_answered_quickly() {
     let root = tempfile::tempdir().unwrap();
-    let policies = root.path().join("policies");
-    let testdata = package_root().join("testdata");
-    copy_dir(
-        &testdata.join("policy/templates"),
-        &policies.join("templates"),
-    );
-    copy_dir(&testdata.join("namespaces"), &policies.join("namespaces"));
-    for file in ["cluster-policies.yaml", "payments-policy.yaml"] {
-        std::fs::copy(testdata.join("policy").join(file), policies.join(file)).unwrap();
-    }
+    let policies = copy_testdata_policies(root.path());
     // t-0 … t-32: at the limit.
     let chain = policies.join("chain.yaml");
     std::fs::write(&chain, common::extends_chain(33, false)).unwrap();

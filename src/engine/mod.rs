@@ -186,12 +186,22 @@ impl Cluster {
     /// them (an unknown namespace still has the name label the API server
     /// sets).
     pub fn namespace_metadata(&self, namespace: &str) -> (Labels, Labels) {
+        (
+            self.namespace_labels(namespace).into_owned(),
+            self.namespaces
+                .get(namespace)
+                .map(|ns| ns.annotations.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A namespace's labels as the known injectors read them, borrowed when
+    /// the namespace is among the inputs.
+    pub fn namespace_labels(&self, namespace: &str) -> std::borrow::Cow<'_, Labels> {
+        use std::borrow::Cow;
         match self.namespaces.get(namespace) {
-            Some(ns) => (ns.labels.clone(), ns.annotations.clone()),
-            None => (
-                [(NAME_LABEL.to_owned(), namespace.to_owned())].into(),
-                Labels::new(),
-            ),
+            Some(ns) => Cow::Borrowed(&ns.labels),
+            None => Cow::Owned([(NAME_LABEL.to_owned(), namespace.to_owned())].into()),
         }
     }
 }

@@ -209,7 +209,7 @@ fn check_mutation(
             placed,
             trigger,
         } => {
-            let (namespace_labels, _) = sim.cluster.namespace_metadata(&workload.namespace);
+            let namespace_labels = sim.cluster.namespace_labels(&workload.namespace);
             let display = vocabulary()
                 .injector(injector)
                 .map_or(*injector, |i| i.display.as_str());
